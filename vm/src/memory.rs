@@ -1,0 +1,426 @@
+//! Guest memory: the full 32-bit address space in 4 KiB guest pages.
+//!
+//! Design (see README "Guest memory"): a flat table of 2^20 page slots, each an optional
+//! boxed 4 KiB page plus a 64-bit map of which 64-byte granules of that page hold decoded
+//! code. Nothing reserves 4 GiB of host address space, so it works on hosts that refuse such
+//! a reservation and whatever the host page size is. The table itself (16 MiB) comes from a
+//! zeroed allocation, so the host only backs the slots that are touched. An access to a page
+//! with no slot is a [`MemFault`], never silent zeros.
+//!
+//! Writes that land in a granule holding decoded code are recorded in
+//! [`GuestMemory::take_code_writes`] so the CPU can drop stale blocks (self-modifying code,
+//! or globals that share a page with code, as in every M2-Planet-built binary).
+
+use std::alloc::{alloc_zeroed, Layout};
+
+/// Size of one guest page in bytes.
+pub const PAGE_SIZE: u32 = 4096;
+const PAGE_SHIFT: u32 = 12;
+const PAGE_COUNT: usize = 1 << 20;
+/// Code is tracked in granules of this many bytes (64 granules per page).
+pub const CODE_GRANULE: u32 = 64;
+
+type Page = [u8; PAGE_SIZE as usize];
+
+#[derive(Clone, Default)]
+struct PageSlot {
+    data: Option<Box<Page>>,
+    /// Bit i set: granule i (bytes 64*i .. 64*i+63) holds decoded code.
+    code: u64,
+}
+
+/// A guest memory access that hit an unmapped page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("{} of unmapped guest address {addr:#010x}", if *.write { "write" } else { "read" })]
+pub struct MemFault {
+    /// The first unmapped guest address touched.
+    pub addr: u32,
+    /// Whether the access was a write.
+    pub write: bool,
+}
+
+/// The guest's address space.
+pub struct GuestMemory {
+    slots: Box<[PageSlot; PAGE_COUNT]>,
+    /// Page numbers that have a slot, kept so fork and teardown need not scan 2^20 slots.
+    mapped: Vec<u32>,
+    /// Guest ranges (start, len) written inside code granules since the last take.
+    code_writes: Vec<(u32, u32)>,
+}
+
+impl Default for GuestMemory {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Clone for GuestMemory {
+    /// A full copy of every mapped page (fork).
+    fn clone(&self) -> Self {
+        let mut m = GuestMemory::new();
+        for &p in &self.mapped {
+            m.slots[p as usize].data = self.slots[p as usize].data.clone();
+        }
+        m.mapped = self.mapped.clone();
+        m
+    }
+}
+
+fn new_slot_table() -> Box<[PageSlot; PAGE_COUNT]> {
+    let layout = Layout::new::<[PageSlot; PAGE_COUNT]>();
+    // SAFETY: PageSlot is valid when all-zero (None is the null pointer niche of Box, and
+    // code is a plain u64), the layout is non-zero-sized, and the pointer is checked for
+    // null before Box takes ownership with the same layout.
+    unsafe {
+        let ptr = alloc_zeroed(layout) as *mut [PageSlot; PAGE_COUNT];
+        if ptr.is_null() {
+            std::alloc::handle_alloc_error(layout);
+        }
+        Box::from_raw(ptr)
+    }
+}
+
+fn zero_page() -> Box<Page> {
+    // Box<[u8; 4096]> via a zeroed Vec avoids a 4 KiB stack temporary.
+    vec![0u8; PAGE_SIZE as usize]
+        .into_boxed_slice()
+        .try_into()
+        .expect("page size")
+}
+
+impl GuestMemory {
+    /// An empty address space: every access faults until pages are mapped.
+    pub fn new() -> Self {
+        GuestMemory {
+            slots: new_slot_table(),
+            mapped: Vec::new(),
+            code_writes: Vec::new(),
+        }
+    }
+
+    /// Maps zero-filled pages covering `[addr, addr+len)`. Already-mapped pages keep their
+    /// contents.
+    pub fn map(&mut self, addr: u32, len: u32) {
+        if len == 0 {
+            return;
+        }
+        let first = addr >> PAGE_SHIFT;
+        let last = ((addr as u64 + len as u64 - 1) >> PAGE_SHIFT) as u32;
+        for p in first..=last {
+            let slot = &mut self.slots[p as usize];
+            if slot.data.is_none() {
+                slot.data = Some(zero_page());
+                self.mapped.push(p);
+            }
+        }
+    }
+
+    /// Unmaps every page wholly inside `[addr, addr+len)`.
+    pub fn unmap(&mut self, addr: u32, len: u32) {
+        let first = addr.div_ceil(PAGE_SIZE);
+        let end = ((addr as u64 + len as u64) >> PAGE_SHIFT) as u32;
+        if end <= first {
+            return;
+        }
+        for p in first..end {
+            let slot = &mut self.slots[p as usize];
+            slot.data = None;
+            slot.code = 0;
+        }
+        self.mapped.retain(|&p| p < first || p >= end);
+    }
+
+    /// Unmaps everything (execve).
+    pub fn clear(&mut self) {
+        for &p in &self.mapped {
+            self.slots[p as usize] = PageSlot::default();
+        }
+        self.mapped.clear();
+        self.code_writes.clear();
+    }
+
+    /// Whether the page holding `addr` is mapped.
+    #[inline]
+    pub fn is_mapped(&self, addr: u32) -> bool {
+        self.slots[(addr >> PAGE_SHIFT) as usize].data.is_some()
+    }
+
+    /// Number of mapped pages.
+    pub fn mapped_pages(&self) -> usize {
+        self.mapped.len()
+    }
+
+    #[inline(always)]
+    fn page(&self, addr: u32) -> Option<&Page> {
+        self.slots[(addr >> PAGE_SHIFT) as usize].data.as_deref()
+    }
+
+    #[inline(always)]
+    fn page_mut(&mut self, addr: u32, len: u32) -> Option<&mut Page> {
+        let slot = &mut self.slots[(addr >> PAGE_SHIFT) as usize];
+        if slot.code != 0 {
+            let off = addr & (PAGE_SIZE - 1);
+            let g0 = off / CODE_GRANULE;
+            let g1 = (off + len - 1).min(PAGE_SIZE - 1) / CODE_GRANULE;
+            let mask = (u64::MAX >> (63 - (g1 - g0))) << g0;
+            if slot.code & mask != 0 {
+                self.code_writes.push((addr, len));
+            }
+        }
+        slot.data.as_deref_mut()
+    }
+
+    /// Reads one byte.
+    #[inline(always)]
+    pub fn read_u8(&self, addr: u32) -> Result<u8, MemFault> {
+        match self.page(addr) {
+            Some(p) => Ok(p[(addr & (PAGE_SIZE - 1)) as usize]),
+            None => Err(MemFault { addr, write: false }),
+        }
+    }
+
+    /// Reads a little-endian u16.
+    #[inline(always)]
+    pub fn read_u16(&self, addr: u32) -> Result<u16, MemFault> {
+        let off = (addr & (PAGE_SIZE - 1)) as usize;
+        if off <= PAGE_SIZE as usize - 2 {
+            match self.page(addr) {
+                Some(p) => Ok(u16::from_le_bytes([p[off], p[off + 1]])),
+                None => Err(MemFault { addr, write: false }),
+            }
+        } else {
+            let mut b = [0u8; 2];
+            self.read_bytes(addr, &mut b)?;
+            Ok(u16::from_le_bytes(b))
+        }
+    }
+
+    /// Reads a little-endian u32.
+    #[inline(always)]
+    pub fn read_u32(&self, addr: u32) -> Result<u32, MemFault> {
+        let off = (addr & (PAGE_SIZE - 1)) as usize;
+        if off <= PAGE_SIZE as usize - 4 {
+            match self.page(addr) {
+                Some(p) => Ok(u32::from_le_bytes(p[off..off + 4].try_into().unwrap())),
+                None => Err(MemFault { addr, write: false }),
+            }
+        } else {
+            let mut b = [0u8; 4];
+            self.read_bytes(addr, &mut b)?;
+            Ok(u32::from_le_bytes(b))
+        }
+    }
+
+    /// Writes one byte.
+    #[inline(always)]
+    pub fn write_u8(&mut self, addr: u32, v: u8) -> Result<(), MemFault> {
+        match self.page_mut(addr, 1) {
+            Some(p) => {
+                p[(addr & (PAGE_SIZE - 1)) as usize] = v;
+                Ok(())
+            }
+            None => Err(MemFault { addr, write: true }),
+        }
+    }
+
+    /// Writes a little-endian u16.
+    #[inline(always)]
+    pub fn write_u16(&mut self, addr: u32, v: u16) -> Result<(), MemFault> {
+        let off = (addr & (PAGE_SIZE - 1)) as usize;
+        if off <= PAGE_SIZE as usize - 2 {
+            match self.page_mut(addr, 2) {
+                Some(p) => {
+                    p[off..off + 2].copy_from_slice(&v.to_le_bytes());
+                    Ok(())
+                }
+                None => Err(MemFault { addr, write: true }),
+            }
+        } else {
+            self.write_bytes(addr, &v.to_le_bytes())
+        }
+    }
+
+    /// Writes a little-endian u32.
+    #[inline(always)]
+    pub fn write_u32(&mut self, addr: u32, v: u32) -> Result<(), MemFault> {
+        let off = (addr & (PAGE_SIZE - 1)) as usize;
+        if off <= PAGE_SIZE as usize - 4 {
+            match self.page_mut(addr, 4) {
+                Some(p) => {
+                    p[off..off + 4].copy_from_slice(&v.to_le_bytes());
+                    Ok(())
+                }
+                None => Err(MemFault { addr, write: true }),
+            }
+        } else {
+            self.write_bytes(addr, &v.to_le_bytes())
+        }
+    }
+
+    /// Checks that every page of `[addr, addr+len)` is mapped; returns the first fault.
+    pub fn check_range(&self, addr: u32, len: u32, write: bool) -> Result<(), MemFault> {
+        if len == 0 {
+            return Ok(());
+        }
+        let mut a = addr;
+        let end = addr as u64 + len as u64;
+        while (a as u64) < end {
+            if !self.is_mapped(a) {
+                return Err(MemFault { addr: a, write });
+            }
+            match a.checked_add(PAGE_SIZE - (a & (PAGE_SIZE - 1))) {
+                Some(n) => a = n,
+                // The range runs past 4 GiB: the wrapped address 0 is the fault.
+                None if end > 1 << 32 => return Err(MemFault { addr: 0, write }),
+                None => break,
+            }
+        }
+        Ok(())
+    }
+
+    /// Reads `buf.len()` bytes starting at `addr`. On a fault nothing is guaranteed about `buf`.
+    pub fn read_bytes(&self, addr: u32, buf: &mut [u8]) -> Result<(), MemFault> {
+        self.check_range(addr, buf.len() as u32, false)?;
+        let mut a = addr;
+        let mut done = 0;
+        while done < buf.len() {
+            let off = (a & (PAGE_SIZE - 1)) as usize;
+            let n = (PAGE_SIZE as usize - off).min(buf.len() - done);
+            let p = self.page(a).expect("checked");
+            buf[done..done + n].copy_from_slice(&p[off..off + n]);
+            done += n;
+            a = a.wrapping_add(n as u32);
+        }
+        Ok(())
+    }
+
+    /// Writes `data` starting at `addr`; either all of it is written or nothing (fault).
+    pub fn write_bytes(&mut self, addr: u32, data: &[u8]) -> Result<(), MemFault> {
+        self.check_range(addr, data.len() as u32, true)?;
+        let mut a = addr;
+        let mut done = 0;
+        while done < data.len() {
+            let off = (a & (PAGE_SIZE - 1)) as usize;
+            let n = (PAGE_SIZE as usize - off).min(data.len() - done);
+            let p = self.page_mut(a, n as u32).expect("checked");
+            p[off..off + n].copy_from_slice(&data[done..done + n]);
+            done += n;
+            a = a.wrapping_add(n as u32);
+        }
+        Ok(())
+    }
+
+    /// Reads a NUL-terminated string of at most `max` bytes (without the NUL).
+    pub fn read_cstr(&self, addr: u32, max: usize) -> Result<Vec<u8>, MemFault> {
+        let mut out = Vec::new();
+        let mut a = addr;
+        loop {
+            let b = self.read_u8(a)?;
+            if b == 0 || out.len() >= max {
+                return Ok(out);
+            }
+            out.push(b);
+            a = a.wrapping_add(1);
+        }
+    }
+
+    /// Marks `[addr, addr+len)` as holding decoded code, so later writes there are reported.
+    pub fn mark_code(&mut self, addr: u32, len: u32) {
+        let mut a = addr;
+        let end = addr as u64 + len as u64;
+        while (a as u64) < end {
+            let off = a & (PAGE_SIZE - 1);
+            let slot = &mut self.slots[(a >> PAGE_SHIFT) as usize];
+            slot.code |= 1u64 << (off / CODE_GRANULE);
+            match a.checked_add(CODE_GRANULE - (off % CODE_GRANULE)) {
+                Some(n) => a = n,
+                None => break,
+            }
+        }
+    }
+
+    /// Forgets all code marks (the CPU dropped its whole block cache).
+    pub fn clear_code_marks(&mut self) {
+        for &p in &self.mapped {
+            self.slots[p as usize].code = 0;
+        }
+    }
+
+    /// Whether any write hit a code granule since the last [`Self::take_code_writes`].
+    #[inline(always)]
+    pub fn has_code_writes(&self) -> bool {
+        !self.code_writes.is_empty()
+    }
+
+    /// Returns and forgets the guest ranges `(start, len)` written inside code granules.
+    pub fn take_code_writes(&mut self) -> Vec<(u32, u32)> {
+        std::mem::take(&mut self.code_writes)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unmapped_access_faults() {
+        let m = GuestMemory::new();
+        assert_eq!(
+            m.read_u32(0x1000),
+            Err(MemFault {
+                addr: 0x1000,
+                write: false
+            })
+        );
+    }
+
+    #[test]
+    fn map_read_write_and_cross_page() {
+        let mut m = GuestMemory::new();
+        m.map(0x0804_8000, 0x2000);
+        m.write_u32(0x0804_8ffe, 0xaabb_ccdd).unwrap();
+        assert_eq!(m.read_u32(0x0804_8ffe).unwrap(), 0xaabb_ccdd);
+        assert_eq!(m.read_u8(0x0804_9000).unwrap(), 0xbb);
+        assert_eq!(m.read_u16(0x0804_8fff).unwrap(), 0xbbcc);
+        // Straddling into an unmapped page faults at the first unmapped byte, writing nothing.
+        let err = m.write_u32(0x0804_9ffe, 1).unwrap_err();
+        assert_eq!(err.addr, 0x0804_a000);
+        assert_eq!(m.read_u16(0x0804_9ffe).unwrap(), 0);
+    }
+
+    #[test]
+    fn code_writes_are_reported_per_granule() {
+        let mut m = GuestMemory::new();
+        m.map(0x1000, 0x1000);
+        m.mark_code(0x1040, 10);
+        m.write_u32(0x1080, 5).unwrap(); // next granule: not code
+        assert!(!m.has_code_writes());
+        m.write_u8(0x107f, 5).unwrap(); // same granule as the code
+        assert_eq!(m.take_code_writes(), vec![(0x107f, 1)]);
+        m.write_bytes(0x1000, &[1; 0x100]).unwrap();
+        assert!(m.has_code_writes());
+    }
+
+    #[test]
+    fn fork_copy_is_independent_and_unmap_works() {
+        let mut m = GuestMemory::new();
+        m.map(0x2000, 1);
+        m.write_u8(0x2000, 7).unwrap();
+        let mut c = m.clone();
+        c.write_u8(0x2000, 9).unwrap();
+        assert_eq!(m.read_u8(0x2000).unwrap(), 7);
+        assert_eq!(c.read_u8(0x2000).unwrap(), 9);
+        m.unmap(0x2000, 0x1000);
+        assert!(!m.is_mapped(0x2000));
+        assert_eq!(m.mapped_pages(), 0);
+        assert_eq!(c.mapped_pages(), 1);
+    }
+
+    #[test]
+    fn range_past_4gib_faults() {
+        let mut m = GuestMemory::new();
+        m.map(0xffff_f000, 0x1000);
+        assert!(m.read_bytes(0xffff_fff0, &mut [0; 32]).is_err());
+        assert!(m.read_bytes(0xffff_fff0, &mut [0; 16]).is_ok());
+    }
+}

@@ -1,6 +1,8 @@
 //! Support for the workspace-level tests and benches: writes minimal i386 ELF executables
 //! around machine code the tests assemble themselves.
 
+pub mod programs;
+
 /// Guest address where [`minimal_elf`] loads its single segment.
 pub const BASE: u32 = 0x0804_8000;
 const HEADERS: u32 = 52 + 32;
@@ -29,4 +31,89 @@ pub fn minimal_elf(code: &[u8], bss: u32) -> Vec<u8> {
     }
     f.extend_from_slice(code);
     f
+}
+
+/// A `Write` whose bytes can be read back after the emulator's streams were boxed away.
+#[derive(Clone, Default)]
+pub struct Capture(pub std::rc::Rc<std::cell::RefCell<Vec<u8>>>);
+
+impl Capture {
+    /// Everything written so far.
+    pub fn bytes(&self) -> Vec<u8> {
+        self.0.borrow().clone()
+    }
+}
+
+impl std::io::Write for Capture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.borrow_mut().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// A sandbox directory for one test, removed when dropped.
+pub struct Sandbox {
+    pub root: std::path::PathBuf,
+}
+
+impl Sandbox {
+    /// A fresh, empty directory under the system temp dir.
+    pub fn new(name: &str) -> Sandbox {
+        use std::sync::atomic::{AtomicU32, Ordering};
+        static N: AtomicU32 = AtomicU32::new(0);
+        let root = std::env::temp_dir().join(format!(
+            "stage0-test-{name}-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        ));
+        let _ = std::fs::remove_dir_all(&root);
+        std::fs::create_dir_all(&root).expect("create sandbox");
+        Sandbox { root }
+    }
+
+    /// Writes `bytes` at guest path `path` (relative to the root), creating directories.
+    pub fn put(&self, path: &str, bytes: &[u8]) -> std::path::PathBuf {
+        let p = self.root.join(path.trim_start_matches('/'));
+        std::fs::create_dir_all(p.parent().expect("has parent")).expect("mkdir");
+        std::fs::write(&p, bytes).expect("write");
+        p
+    }
+
+    /// Reads guest path `path`.
+    pub fn get(&self, path: &str) -> Vec<u8> {
+        std::fs::read(self.root.join(path.trim_start_matches('/'))).expect("read back")
+    }
+}
+
+impl Drop for Sandbox {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.root);
+    }
+}
+
+/// Runs guest `program` (with `argv`) in `sandbox` with captured output; returns the
+/// kernel (for records and stats), the run's result and the captured stdout.
+pub fn run_guest(
+    sandbox: &Sandbox,
+    program: &str,
+    argv: &[&str],
+    tune: impl FnOnce(&mut vm::Config),
+) -> (vm::Kernel, Result<vm::ExitStatus, vm::RunError>, Vec<u8>) {
+    let mut cfg = vm::Config::new(&sandbox.root);
+    tune(&mut cfg);
+    let out = Capture::default();
+    let stdio = vm::Stdio {
+        stdin: Box::new(std::io::empty()),
+        stdout: Box::new(out.clone()),
+        stderr: Box::new(out.clone()),
+    };
+    let mut k = vm::Kernel::new(cfg, stdio).expect("sandbox root");
+    let argv: Vec<String> = argv.iter().map(|s| s.to_string()).collect();
+    k.spawn("/", program, &argv).expect("spawn");
+    let r = k.run();
+    let bytes = out.bytes();
+    (k, r, bytes)
 }

@@ -3,9 +3,23 @@
 //! Modules, one job each:
 //! - [`memory`]: the guest's 32-bit address space in 4 KiB pages.
 //! - [`cpu`]: the interpreter (decoded-block cache, lazy flags).
+//! - [`elf`]: loading ELF32 executables and laying out the initial stack.
+//! - [`vfs`]: the sandboxed file view (a host directory is the guest's `/`).
+//! - [`syscalls`]: the allow-listed Linux syscall surface.
+//! - [`process`], [`kernel`]: guest processes, fork/execve/waitpid, the run loop.
+//! - [`record`]: what each program read, wrote and executed.
 
 pub mod cpu;
+pub mod elf;
+pub mod errno;
+pub mod kernel;
 pub mod memory;
+pub mod process;
+pub mod record;
+pub mod syscalls;
+pub mod vfs;
 
 pub use cpu::{Cpu, Fault, FaultKind, Stop};
+pub use kernel::{Config, FaultReport, Kernel, RunError, RunStats, SpawnError, Stdio};
 pub use memory::{GuestMemory, MemFault, PAGE_SIZE};
+pub use record::{ExitStatus, FileAccess, ProcessRecord, RecordEnd};

@@ -1,0 +1,116 @@
+//! `stage0-runner exec`: one guest program in a sandbox, exit status passed through.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use clap::Args;
+use vm::kernel::{Config, Kernel, RunError, Stdio};
+
+/// Exit status when the runner itself stops the guest (limits, host errors), as `timeout`
+/// and `env` use them.
+pub const EXIT_INSN_LIMIT: u8 = 124;
+pub const EXIT_RUNNER_ERROR: u8 = 125;
+
+#[derive(Args)]
+pub struct ExecArgs {
+    /// Host directory that becomes the guest's `/`.
+    #[arg(long)]
+    root: PathBuf,
+    /// Guest working directory.
+    #[arg(long, default_value = "/")]
+    cwd: String,
+    /// Guest environment variable (repeatable); the guest sees nothing else.
+    #[arg(long = "env", value_name = "KEY=VALUE")]
+    env: Vec<String>,
+    /// Stop the run after this many guest instructions.
+    #[arg(long)]
+    max_insns: Option<u64>,
+    /// Stop at the first syscall outside the allow-list instead of returning ENOSYS.
+    #[arg(long)]
+    strict_syscalls: bool,
+    /// Log every syscall with its arguments and result to FILE.
+    #[arg(long, value_name = "FILE")]
+    strace: Option<PathBuf>,
+    /// The guest clock (time(2)) reads this; defaults to $SOURCE_DATE_EPOCH or 0.
+    #[arg(long, env = "SOURCE_DATE_EPOCH", default_value_t = 0)]
+    source_date_epoch: u32,
+    /// Print a one-line summary (instructions, syscalls, wall time) to stderr.
+    #[arg(short, long)]
+    verbose: bool,
+    /// Guest path of the program (absolute, or relative to --cwd).
+    program: String,
+    /// Arguments after argv[0].
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    args: Vec<String>,
+}
+
+/// Runs the program; returns the exit status a shell would see.
+pub fn exec(a: ExecArgs) -> u8 {
+    for e in &a.env {
+        if !e.contains('=') {
+            eprintln!("stage0-runner: --env {e:?} is not KEY=VALUE");
+            return 2;
+        }
+    }
+    let mut cfg = Config::new(&a.root);
+    cfg.env = a.env.iter().map(|e| e.as_bytes().to_vec()).collect();
+    cfg.max_insns = a.max_insns;
+    cfg.strict_syscalls = a.strict_syscalls;
+    cfg.source_date_epoch = a.source_date_epoch;
+    cfg.record_files = false;
+    let mut kernel = match Kernel::new(cfg, Stdio::inherit()) {
+        Ok(k) => k,
+        Err(e) => {
+            eprintln!("stage0-runner: {e}");
+            return EXIT_RUNNER_ERROR;
+        }
+    };
+    if let Some(path) = &a.strace {
+        match std::fs::File::create(path) {
+            Ok(f) => kernel.set_strace(Box::new(std::io::BufWriter::new(f))),
+            Err(e) => {
+                eprintln!("stage0-runner: --strace {}: {e}", path.display());
+                return EXIT_RUNNER_ERROR;
+            }
+        }
+    }
+    let mut argv = vec![a.program.clone()];
+    argv.extend(a.args.iter().cloned());
+    if let Err(e) = kernel.spawn(&a.cwd, &a.program, &argv) {
+        eprintln!("stage0-runner: cannot start {}: {e}", a.program);
+        return EXIT_RUNNER_ERROR;
+    }
+    let start = Instant::now();
+    let result = kernel.run();
+    let wall = start.elapsed();
+    for f in kernel.faults() {
+        eprintln!("stage0-runner: {f}");
+    }
+    let stats = kernel.stats();
+    if !stats.unknown_syscalls.is_empty() {
+        let list: Vec<String> = stats.unknown_syscalls.iter().map(|(nr, n)| format!("{nr} (x{n})")).collect();
+        eprintln!("stage0-runner: warning: syscalls outside the allow-list were answered ENOSYS: {}", list.join(", "));
+    }
+    if a.verbose {
+        let secs = wall.as_secs_f64();
+        eprintln!(
+            "stage0-runner: {} instructions, {} syscalls, {} processes, {:.3} s wall ({:.0} M instructions/s)",
+            stats.instructions,
+            stats.syscalls,
+            stats.processes,
+            secs,
+            stats.instructions as f64 / secs.max(1e-9) / 1e6
+        );
+    }
+    match result {
+        Ok(status) => status.shell_code().clamp(0, 255) as u8,
+        Err(e @ RunError::InsnLimit { .. }) => {
+            eprintln!("stage0-runner: stopped: {e}");
+            EXIT_INSN_LIMIT
+        }
+        Err(e) => {
+            eprintln!("stage0-runner: stopped: {e}");
+            EXIT_RUNNER_ERROR
+        }
+    }
+}

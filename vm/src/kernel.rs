@@ -1,0 +1,470 @@
+//! The in-process kernel: runs guest processes, services their syscalls, and keeps records.
+//!
+//! Scheduling is deterministic and simple: a forked child runs to completion before its
+//! parent resumes. Guests here cannot communicate except through files (there are no
+//! pipes, signals or shared memory), so this is indistinguishable from a fair scheduler
+//! for them, and it makes every run reproducible.
+
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::path::PathBuf;
+
+use crate::cpu::{self, Cpu, FaultKind, Stop};
+use crate::elf::{self, ElfError, StackError};
+use crate::errno::Errno;
+use crate::memory::GuestMemory;
+use crate::process::Process;
+use crate::record::{self, ExitStatus, FileAccess, ProcessRecord, RecordEnd};
+use crate::syscalls::SyscallTable;
+use crate::vfs::{Handle, Vfs, WriteBackError};
+
+/// Pid of the first guest process; later ones count up from it.
+pub const FIRST_PID: u32 = 1000;
+
+/// How a run is set up.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Host directory that is the guest's `/`.
+    pub root: PathBuf,
+    /// Environment of the first process (`KEY=VALUE`).
+    pub env: Vec<Vec<u8>>,
+    /// Stop the whole run after this many guest instructions.
+    pub max_insns: Option<u64>,
+    /// Stop the run at the first syscall outside the allow-list instead of returning ENOSYS.
+    pub strict_syscalls: bool,
+    /// The guest's clock (time(2)) always reads this.
+    pub source_date_epoch: u32,
+    /// Hash every file read and written into the records (costs a SHA-256 per open).
+    pub record_files: bool,
+}
+
+impl Config {
+    /// Defaults: empty environment, no limits, clock at 0, file hashing on.
+    pub fn new(root: impl Into<PathBuf>) -> Config {
+        Config {
+            root: root.into(),
+            env: Vec::new(),
+            max_insns: None,
+            strict_syscalls: false,
+            source_date_epoch: 0,
+            record_files: true,
+        }
+    }
+}
+
+/// The guest's standard streams.
+pub struct Stdio {
+    pub stdin: Box<dyn Read>,
+    pub stdout: Box<dyn Write>,
+    pub stderr: Box<dyn Write>,
+}
+
+impl Stdio {
+    /// Empty stdin; stdout and stderr to the host's (buffered).
+    pub fn inherit() -> Stdio {
+        Stdio {
+            stdin: Box::new(std::io::empty()),
+            stdout: Box::new(std::io::BufWriter::new(std::io::stdout())),
+            stderr: Box::new(std::io::BufWriter::new(std::io::stderr())),
+        }
+    }
+}
+
+/// Why the first program could not be started.
+#[derive(Debug, thiserror::Error)]
+pub enum SpawnError {
+    #[error("{path}: {errno} ({})", describe(*errno))]
+    Path { path: String, errno: Errno },
+    #[error("{path}: not a runnable i386 executable: {source}")]
+    Elf { path: String, source: ElfError },
+    #[error("{path}: {source}")]
+    Stack { path: String, source: StackError },
+    #[error("sandbox root {root}: {source}")]
+    Root { root: PathBuf, source: std::io::Error },
+}
+
+fn describe(e: Errno) -> &'static str {
+    match e {
+        Errno::ENOENT => "no such file in the sandbox",
+        Errno::EACCES => "not a regular file",
+        Errno::ENOTDIR => "a path component is not a directory",
+        Errno::ELOOP => "too many symbolic links",
+        _ => "cannot open",
+    }
+}
+
+/// A guest fault that killed a process, with what is needed to explain it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FaultReport {
+    pub pid: u32,
+    pub exe: String,
+    pub kind: FaultKind,
+    pub signal: u8,
+    pub eip: u32,
+    /// The instruction's bytes and Intel-syntax text, when they could be read and decoded.
+    pub insn: Option<(Vec<u8>, String)>,
+}
+
+impl std::fmt::Display for FaultReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let cause = match self.kind {
+            FaultKind::InvalidOpcode => "invalid or unsupported instruction".to_string(),
+            FaultKind::Page(m) => m.to_string(),
+            FaultKind::Divide => "divide error (division by zero or quotient overflow)".into(),
+            FaultKind::GeneralProtection => "general protection fault (privileged instruction or int other than 0x80)".into(),
+            FaultKind::Breakpoint => "breakpoint (int3)".into(),
+        };
+        write!(f, "pid {} ({}) killed by {}: {} at eip {:#010x}", self.pid, self.exe, signal_name(self.signal), cause, self.eip)?;
+        match &self.insn {
+            Some((bytes, text)) => {
+                let hex: Vec<String> = bytes.iter().map(|b| format!("{b:02x}")).collect();
+                write!(f, ": {} ({})", hex.join(" "), text)
+            }
+            None => write!(f, ": instruction bytes not readable"),
+        }
+    }
+}
+
+/// Linux signal numbers used for faults.
+pub mod signal {
+    pub const SIGILL: u8 = 4;
+    pub const SIGTRAP: u8 = 5;
+    pub const SIGFPE: u8 = 8;
+    pub const SIGKILL: u8 = 9;
+    pub const SIGSEGV: u8 = 11;
+}
+
+/// The conventional name of a signal number.
+pub fn signal_name(s: u8) -> &'static str {
+    match s {
+        signal::SIGILL => "SIGILL",
+        signal::SIGTRAP => "SIGTRAP",
+        signal::SIGFPE => "SIGFPE",
+        signal::SIGKILL => "SIGKILL",
+        signal::SIGSEGV => "SIGSEGV",
+        _ => "signal",
+    }
+}
+
+/// Why a whole run stopped early.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("instruction limit of {limit} reached in pid {pid} ({exe}) at eip {eip:#010x}")]
+    InsnLimit { limit: u64, pid: u32, exe: String, eip: u32 },
+    #[error("pid {pid} ({exe}) made syscall {nr} at eip {eip:#010x}, which is not in the allow-list (--strict-syscalls)")]
+    StrictSyscall { nr: u32, pid: u32, exe: String, eip: u32 },
+    #[error(transparent)]
+    WriteBack(#[from] WriteBackError),
+    #[error("writing the guest's standard output: {0}")]
+    Stdout(std::io::Error),
+}
+
+/// Totals over a run.
+#[derive(Debug, Clone, Default)]
+pub struct RunStats {
+    pub instructions: u64,
+    pub syscalls: u64,
+    /// Calls to syscalls outside the allow-list, by number (answered with ENOSYS).
+    pub unknown_syscalls: BTreeMap<u32, u64>,
+    pub processes: u64,
+}
+
+/// The kernel: processes, files, records.
+pub struct Kernel {
+    pub(crate) cfg: Config,
+    pub(crate) vfs: Vfs,
+    pub(crate) stdio: Stdio,
+    /// Run stack: the last process is the one running; the others wait for it.
+    pub(crate) procs: Vec<Process>,
+    /// Exited processes not yet waited for: (pid, parent pid, status).
+    pub(crate) zombies: Vec<(u32, u32, ExitStatus)>,
+    pub(crate) next_pid: u32,
+    pub(crate) table: SyscallTable,
+    pub(crate) records: Vec<ProcessRecord>,
+    /// Per-record syscall counts, indexed like `records` (a flat array is cheap to bump).
+    pub(crate) counts: Vec<Box<[u64; 512]>>,
+    pub(crate) faults: Vec<FaultReport>,
+    pub(crate) stats: RunStats,
+    pub(crate) strace: Option<Box<dyn Write>>,
+    pub(crate) fatal: Option<RunError>,
+    exit: Option<ExitStatus>,
+}
+
+impl Kernel {
+    /// A kernel with a sandbox rooted at `cfg.root`.
+    pub fn new(cfg: Config, stdio: Stdio) -> Result<Kernel, SpawnError> {
+        let vfs = Vfs::new(&cfg.root).map_err(|source| SpawnError::Root { root: cfg.root.clone(), source })?;
+        Ok(Kernel {
+            cfg,
+            vfs,
+            stdio,
+            procs: Vec::new(),
+            zombies: Vec::new(),
+            next_pid: FIRST_PID,
+            table: SyscallTable::new(),
+            records: Vec::new(),
+            counts: Vec::new(),
+            faults: Vec::new(),
+            stats: RunStats::default(),
+            strace: None,
+            fatal: None,
+            exit: None,
+        })
+    }
+
+    /// Logs every syscall with its arguments and result to `w`, like qemu's -strace.
+    pub fn set_strace(&mut self, w: Box<dyn Write>) {
+        self.strace = Some(w);
+    }
+
+    /// Starts the first process: `program` is a guest path (relative to `cwd`).
+    pub fn spawn(&mut self, cwd: &str, program: &str, argv: &[String]) -> Result<u32, SpawnError> {
+        let cwd_r = self.vfs.resolve(b"/", cwd.as_bytes(), true).map_err(|errno| SpawnError::Path { path: cwd.into(), errno })?;
+        let r = self.vfs.resolve(&cwd_r.guest, program.as_bytes(), true).map_err(|errno| SpawnError::Path { path: program.into(), errno })?;
+        let bytes = self.vfs.read_whole(&r).map_err(|errno| SpawnError::Path { path: program.into(), errno })?;
+        let mut mem = GuestMemory::new();
+        let image = elf::load(&bytes, &mut mem).map_err(|source| SpawnError::Elf { path: program.into(), source })?;
+        let argv: Vec<Vec<u8>> = argv.iter().map(|a| a.as_bytes().to_vec()).collect();
+        let env = self.cfg.env.clone();
+        let esp = elf::setup_stack(&mut mem, &image, program.as_bytes(), &argv, &env)
+            .map_err(|source| SpawnError::Stack { path: program.into(), source })?;
+        let pid = self.alloc_pid();
+        let mut cpu = Cpu::new();
+        cpu.eip = image.entry;
+        cpu.regs[cpu::reg::ESP] = esp;
+        let mut p = Process {
+            pid,
+            ppid: 0,
+            cpu,
+            mem,
+            brk_start: image.brk,
+            brk: image.brk,
+            stack_bottom: Process::initial_stack_bottom(esp),
+            fds: vec![
+                Some(open_stream(Handle::Stdin, 0)),
+                Some(open_stream(Handle::Stdout, 1)),
+                Some(open_stream(Handle::Stderr, 1)),
+            ],
+            cwd: cwd_r.guest,
+            umask: crate::vfs::DEFAULT_UMASK,
+            record: None,
+            pending_insns: 0,
+            written: Vec::new(),
+        };
+        self.start_record(&mut p, &r.guest, &argv, &env);
+        self.procs.push(p);
+        Ok(pid)
+    }
+
+    pub(crate) fn alloc_pid(&mut self) -> u32 {
+        let pid = self.next_pid;
+        self.next_pid += 1;
+        self.stats.processes += 1;
+        pid
+    }
+
+    /// Opens a new record for the image `p` is about to run.
+    pub(crate) fn start_record(&mut self, p: &mut Process, exe: &[u8], argv: &[Vec<u8>], env: &[Vec<u8>]) {
+        self.records.push(ProcessRecord {
+            pid: p.pid,
+            parent: p.ppid,
+            exe: record::text(exe),
+            argv: argv.iter().map(|a| record::text(a)).collect(),
+            env: env.iter().map(|a| record::text(a)).collect(),
+            cwd: record::text(&p.cwd),
+            end: RecordEnd::Running,
+            instructions: std::mem::take(&mut p.pending_insns),
+            syscalls: BTreeMap::new(),
+            reads: Vec::new(),
+            writes: Vec::new(),
+            bytes_read: 0,
+            bytes_written: 0,
+        });
+        self.counts.push(Box::new([0; 512]));
+        p.record = Some(self.records.len() - 1);
+        p.written.clear();
+    }
+
+    /// Closes `p`'s current record: final hashes of written files, syscall names.
+    pub(crate) fn finish_record(&mut self, p: &mut Process, end: RecordEnd) {
+        let Some(i) = p.record.take() else { return };
+        let rec = &mut self.records[i];
+        rec.end = end;
+        if self.cfg.record_files {
+            let mut writes: Vec<FileAccess> = p
+                .written
+                .drain(..)
+                .map(|n| {
+                    let n = n.borrow();
+                    FileAccess { path: record::text(&n.guest), sha256: record::sha256_hex(&n.data), deleted: n.unlinked }
+                })
+                .collect();
+            writes.sort();
+            writes.dedup();
+            rec.writes = writes;
+        }
+        p.written.clear();
+        for (nr, &c) in self.counts[i].iter().enumerate() {
+            if c > 0 {
+                rec.syscalls.insert(self.table.name(nr as u32), c);
+            }
+        }
+    }
+
+    /// Runs until the first process exits (or the run stops with an error).
+    pub fn run(&mut self) -> Result<ExitStatus, RunError> {
+        while let Some(p) = self.procs.last_mut() {
+            let limit = self.cfg.max_insns;
+            let budget = match limit {
+                Some(l) => l.saturating_sub(self.stats.instructions),
+                None => u64::MAX,
+            };
+            let before = p.cpu.insns_retired();
+            let stop = if budget == 0 { Stop::InsnLimit } else { p.cpu.run(&mut p.mem, budget) };
+            let ran = p.cpu.insns_retired() - before;
+            self.stats.instructions += ran;
+            match p.record {
+                Some(i) => self.records[i].instructions += ran,
+                None => p.pending_insns += ran,
+            }
+            match stop {
+                Stop::Syscall => {
+                    self.syscall();
+                    if let Some(e) = self.fatal.take() {
+                        self.abort_all();
+                        return Err(e);
+                    }
+                }
+                Stop::InsnLimit => {
+                    if limit.is_some_and(|l| self.stats.instructions >= l) {
+                        let p = self.procs.last().expect("running");
+                        let e = RunError::InsnLimit {
+                            limit: limit.unwrap_or(0),
+                            pid: p.pid,
+                            exe: self.exe_of(p),
+                            eip: p.cpu.eip,
+                        };
+                        self.abort_all();
+                        return Err(e);
+                    }
+                }
+                Stop::Fault(f) => {
+                    if let FaultKind::Page(m) = f.kind {
+                        if p.grow_stack(m.addr) {
+                            continue;
+                        }
+                    }
+                    let sig = match f.kind {
+                        FaultKind::InvalidOpcode => signal::SIGILL,
+                        FaultKind::Divide => signal::SIGFPE,
+                        FaultKind::Breakpoint => signal::SIGTRAP,
+                        FaultKind::Page(_) | FaultKind::GeneralProtection => signal::SIGSEGV,
+                    };
+                    let report = FaultReport {
+                        pid: p.pid,
+                        exe: String::new(),
+                        kind: f.kind,
+                        signal: sig,
+                        eip: f.eip,
+                        insn: cpu::disassemble(&p.mem, f.eip),
+                    };
+                    let exe = self.exe_of(self.procs.last().expect("running"));
+                    self.faults.push(FaultReport { exe, ..report });
+                    self.exit_current(ExitStatus::Signal(sig));
+                    if let Some(e) = self.fatal.take() {
+                        return Err(e);
+                    }
+                }
+            }
+        }
+        self.stdio.stdout.flush().map_err(RunError::Stdout)?;
+        let _ = self.stdio.stderr.flush();
+        if let Some(w) = self.strace.as_mut() {
+            let _ = w.flush();
+        }
+        Ok(self.exit.unwrap_or(ExitStatus::Code(0)))
+    }
+
+    pub(crate) fn exe_of(&self, p: &Process) -> String {
+        p.record.map(|i| self.records[i].exe.clone()).unwrap_or_else(|| {
+            self.records.iter().rev().find(|r| r.pid == p.ppid).map(|r| r.exe.clone()).unwrap_or_default()
+        })
+    }
+
+    /// Ends the running process with `status`: closes its descriptors (writing files back),
+    /// leaves a zombie for its parent, and resumes the parent.
+    pub(crate) fn exit_current(&mut self, status: ExitStatus) {
+        let Some(mut p) = self.procs.pop() else { return };
+        if p.record.is_none() {
+            // A forked child that never exec'd: record it under its parent's program.
+            let exe = self.exe_of(&p);
+            let argv: Vec<Vec<u8>> = vec![exe.clone().into_bytes()];
+            self.start_record(&mut p, exe.as_bytes(), &argv, &[]);
+        }
+        self.finish_record(&mut p, RecordEnd::Exited(status));
+        for fd in std::mem::take(&mut p.fds).into_iter().flatten() {
+            if let Err(e) = self.release(fd) {
+                self.fatal.get_or_insert(e.into());
+            }
+        }
+        if let Err(e) = self.stdio.stdout.flush() {
+            self.fatal.get_or_insert(RunError::Stdout(e));
+        }
+        let _ = self.stdio.stderr.flush();
+        if self.procs.is_empty() {
+            self.exit = Some(status);
+            if let Err(e) = self.vfs.sync() {
+                self.fatal.get_or_insert(e.into());
+            }
+        } else {
+            self.zombies.push((p.pid, p.ppid, status));
+        }
+    }
+
+    /// Drops a descriptor; writes its file back if that was the last reference.
+    pub(crate) fn release(&mut self, f: crate::vfs::OpenRef) -> Result<(), WriteBackError> {
+        if let Ok(of) = std::rc::Rc::try_unwrap(f) {
+            if let Handle::File(node) = of.into_inner().handle {
+                return self.vfs.release(node);
+            }
+        }
+        Ok(())
+    }
+
+    /// Kills every process (after a fatal error), still writing their files back.
+    fn abort_all(&mut self) {
+        while !self.procs.is_empty() {
+            self.exit_current(ExitStatus::Signal(signal::SIGKILL));
+        }
+        self.fatal = None;
+    }
+
+    /// Records of every program image run so far, in start order.
+    pub fn records(&self) -> &[ProcessRecord] {
+        &self.records
+    }
+
+    /// Faults that killed processes.
+    pub fn faults(&self) -> &[FaultReport] {
+        &self.faults
+    }
+
+    /// Totals.
+    pub fn stats(&self) -> &RunStats {
+        &self.stats
+    }
+
+    /// The sandbox.
+    pub fn vfs(&self) -> &Vfs {
+        &self.vfs
+    }
+
+    /// The streams (to read back captured output).
+    pub fn stdio_mut(&mut self) -> &mut Stdio {
+        &mut self.stdio
+    }
+}
+
+fn open_stream(h: Handle, flags: u32) -> crate::vfs::OpenRef {
+    std::rc::Rc::new(std::cell::RefCell::new(crate::vfs::OpenFile { handle: h, offset: 0, flags }))
+}

@@ -1,0 +1,151 @@
+//! Process syscalls: exit, fork, execve, waitpid, brk, pids.
+
+use super::{guest_path, SysError, SysResult};
+use crate::cpu::{reg, Cpu};
+use crate::elf;
+use crate::errno::Errno;
+use crate::kernel::Kernel;
+use crate::memory::{GuestMemory, PAGE_SIZE};
+use crate::process::Process;
+use crate::record::{ExitStatus, RecordEnd};
+use crate::vfs::{oflag, NodeKind};
+
+/// Linux's limits on execve arguments: MAX_ARG_STRINGS and MAX_ARG_STRLEN.
+const MAX_ARGS: usize = 0x7fff_ffff / 4;
+const MAX_ARG_LEN: usize = 32 * PAGE_SIZE as usize;
+
+pub(super) fn exit(k: &mut Kernel, a: [u32; 6]) -> SysResult {
+    k.exit_current(ExitStatus::Code(a[0] as u8));
+    Err(SysError::NoReturn)
+}
+pub(super) use exit as exit_group;
+
+pub(super) fn getpid(k: &mut Kernel, _a: [u32; 6]) -> SysResult {
+    Ok(k.cur().pid)
+}
+
+pub(super) fn getppid(k: &mut Kernel, _a: [u32; 6]) -> SysResult {
+    // The first process's parent is outside the sandbox: show it as init.
+    Ok(k.cur().ppid.max(1))
+}
+
+pub(super) fn fork(k: &mut Kernel, _a: [u32; 6]) -> SysResult {
+    let pid = k.alloc_pid();
+    let parent = k.procs.last_mut().expect("running");
+    let mut child: Process = parent.clone();
+    parent.cpu.regs[reg::EAX] = pid;
+    child.pid = pid;
+    child.ppid = parent.pid;
+    child.cpu.regs[reg::EAX] = 0;
+    child.record = None;
+    child.pending_insns = 0;
+    child.written.clear();
+    // Parent and child share stdout; what the parent wrote must come first.
+    let _ = k.stdio.stdout.flush();
+    let _ = k.stdio.stderr.flush();
+    k.procs.push(child);
+    Err(SysError::NoReturn)
+}
+
+pub(super) fn waitpid(k: &mut Kernel, a: [u32; 6]) -> SysResult {
+    let (want, status_addr, options) = (a[0] as i32, a[1], a[2]);
+    if options & !(1 | 2 | 8 | 0x0100_0000 | 0x4000_0000 | 0x8000_0000) != 0 {
+        return Err(Errno::EINVAL.into());
+    }
+    let me = k.cur().pid;
+    let pos = k.zombies.iter().position(|&(pid, ppid, _)| ppid == me && (want <= 0 || pid == want as u32));
+    // Children run to completion before their parent resumes, so a child is either a
+    // zombie here or already reaped: nothing ever has to block.
+    let Some(i) = pos else { return Err(Errno::ECHILD.into()) };
+    let (pid, _, status) = k.zombies[i];
+    if status_addr != 0 {
+        k.cur().mem.write_u32(status_addr, status.wait_status()).map_err(|_| Errno::EFAULT)?;
+    }
+    k.zombies.remove(i);
+    Ok(pid)
+}
+
+pub(super) fn brk(k: &mut Kernel, a: [u32; 6]) -> SysResult {
+    let p = k.cur();
+    let want = a[0];
+    if want < p.brk_start || want > p.brk_limit() {
+        return Ok(p.brk);
+    }
+    let old_top = p.brk.div_ceil(PAGE_SIZE) * PAGE_SIZE;
+    let new_top = want.div_ceil(PAGE_SIZE) * PAGE_SIZE;
+    if new_top > old_top {
+        p.mem.map(old_top, new_top - old_top);
+    } else if new_top < old_top {
+        p.mem.unmap(new_top, old_top - new_top);
+    }
+    p.brk = want;
+    Ok(want)
+}
+
+/// Reads a NULL-terminated array of string pointers (argv or envp).
+fn string_array(p: &Process, mut addr: u32) -> Result<Vec<Vec<u8>>, Errno> {
+    let mut out = Vec::new();
+    if addr == 0 {
+        return Ok(out);
+    }
+    loop {
+        let ptr = p.mem.read_u32(addr).map_err(|_| Errno::EFAULT)?;
+        if ptr == 0 {
+            return Ok(out);
+        }
+        if out.len() >= MAX_ARGS {
+            return Err(Errno::E2BIG);
+        }
+        let s = p.mem.read_cstr(ptr, MAX_ARG_LEN).map_err(|_| Errno::EFAULT)?;
+        if s.len() >= MAX_ARG_LEN {
+            return Err(Errno::E2BIG);
+        }
+        out.push(s);
+        addr = addr.wrapping_add(4);
+    }
+}
+
+pub(super) fn execve(k: &mut Kernel, a: [u32; 6]) -> SysResult {
+    let p = k.procs.last().expect("running");
+    let path = guest_path(p, a[0])?;
+    let argv = string_array(p, a[1])?;
+    let envp = string_array(p, a[2])?;
+    let r = k.vfs.resolve(&p.cwd, &path, true)?;
+    match r.kind {
+        Some(NodeKind::File) => {}
+        None => return Err(Errno::ENOENT.into()),
+        Some(_) => return Err(Errno::EACCES.into()),
+    }
+    let bytes = k.vfs.read_whole(&r)?;
+    // Load into a fresh address space first: until it succeeds the caller keeps running
+    // and sees ENOEXEC, as with a Linux execve that fails before the point of no return.
+    let mut mem = GuestMemory::new();
+    let image = elf::load(&bytes, &mut mem).map_err(|_| Errno::ENOEXEC)?;
+    let esp = elf::setup_stack(&mut mem, &image, &path, &argv, &envp).map_err(|_| Errno::E2BIG)?;
+
+    let mut p = k.procs.pop().expect("running");
+    k.finish_record(&mut p, RecordEnd::Execed);
+    let _ = std::io::Write::flush(&mut k.stdio.stdout);
+    if let Err(e) = k.vfs.sync() {
+        k.fatal.get_or_insert(e.into());
+    }
+    p.mem = mem;
+    p.cpu = Cpu::new();
+    p.cpu.eip = image.entry;
+    p.cpu.regs[reg::ESP] = esp;
+    p.brk_start = image.brk;
+    p.brk = image.brk;
+    p.stack_bottom = Process::initial_stack_bottom(esp);
+    for i in 0..p.fds.len() {
+        let cloexec = p.fds[i].as_ref().is_some_and(|f| f.borrow().flags & oflag::CLOEXEC != 0);
+        if cloexec {
+            let f = p.fds[i].take().expect("checked");
+            if let Err(e) = k.release(f) {
+                k.fatal.get_or_insert(e.into());
+            }
+        }
+    }
+    k.start_record(&mut p, &r.guest, &argv, &envp);
+    k.procs.push(p);
+    Err(SysError::NoReturn)
+}

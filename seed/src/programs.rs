@@ -1,0 +1,80 @@
+//! Which Rust tool stands in for which program of the bootstrap chain.
+//!
+//! The table lists the program file names the kaem scripts and M2-Mesoplanet
+//! run (`mescc-tools-seed-kaem.kaem`, `mescc-tools-mini-kaem.kaem`,
+//! `mescc-tools-full-kaem.kaem`; Mesoplanet spawns `M1`, `hex2` and `blood-elf`
+//! through `PATH`).
+
+/// Program file name -> Rust tool name.
+const PROGRAMS: [(&str, &str); 12] = [
+    ("hex0-seed", "hex0"),
+    ("hex0", "hex0"),
+    ("hex1", "hex1"),
+    ("hex2-0", "hex2-0"),
+    ("catm", "catm"),
+    ("M0", "M0"),
+    ("M1-0", "M1"),
+    ("M1", "M1"),
+    ("hex2-1", "hex2"),
+    ("hex2", "hex2"),
+    ("blood-elf-0", "blood-elf"),
+    ("blood-elf", "blood-elf"),
+];
+
+/// Directories (last path component) the chain keeps those programs in; a bare
+/// name is a `PATH` lookup.
+const DIRECTORIES: [&str; 4] = ["", "artifact", "bin", "x86"];
+
+/// The Rust tool that reproduces the program at `path` (as written in a kaem
+/// script or passed to execve), e.g. `./x86/artifact/hex2-0` -> `hex2-0`,
+/// `./x86/bin/M1` -> `M1`, `bootstrap-seeds/POSIX/x86/hex0-seed` -> `hex0`.
+pub fn tool_for_program(path: &str) -> Option<&'static str> {
+    let (dir, name) = match path.rsplit_once('/') {
+        Some((dir, name)) => (dir, name),
+        None => ("", path),
+    };
+    let dir_name = dir.rsplit('/').next().unwrap_or("");
+    let dir_name = if dir_name == "." { "" } else { dir_name };
+    if !DIRECTORIES.contains(&dir_name) {
+        return None;
+    }
+    PROGRAMS
+        .iter()
+        .find(|(program, _)| *program == name)
+        .map(|(_, tool)| *tool)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::tool_for_program;
+
+    #[test]
+    fn chain_paths() {
+        let cases = [
+            ("./bootstrap-seeds/POSIX/x86/hex0-seed", Some("hex0")),
+            ("./x86/artifact/hex0", Some("hex0")),
+            ("./x86/artifact/hex1", Some("hex1")),
+            ("./x86/artifact/hex2-0", Some("hex2-0")),
+            ("./x86/artifact/catm", Some("catm")),
+            ("./x86/artifact/M0", Some("M0")),
+            ("./x86/artifact/M1-0", Some("M1")),
+            ("./x86/artifact/hex2-1", Some("hex2")),
+            ("./x86/artifact/blood-elf-0", Some("blood-elf")),
+            ("./artifact/blood-elf-0", Some("blood-elf")),
+            ("./x86/bin/M1", Some("M1")),
+            ("./bin/hex2", Some("hex2")),
+            ("./bin/blood-elf", Some("blood-elf")),
+            ("../x86/bin/catm", Some("catm")),
+            ("M1", Some("M1")),
+            ("hex2", Some("hex2")),
+            ("./x86/artifact/kaem-0", None),
+            ("./x86/artifact/M2", None),
+            ("./x86/artifact/cc_x86", None),
+            ("./bootstrap-seeds/POSIX/x86/kaem-optional-seed", None),
+            ("/usr/bin/catm", None),
+        ];
+        for (path, want) in cases {
+            assert_eq!(tool_for_program(path), want, "{path}");
+        }
+    }
+}

@@ -21,21 +21,37 @@ const PROGRAMS: [(&str, &str); 12] = [
     ("blood-elf", "blood-elf"),
 ];
 
-/// Directories (last path component) the chain keeps those programs in; a bare
-/// name is a `PATH` lookup.
-const DIRECTORIES: [&str; 4] = ["", "artifact", "bin", "x86"];
+/// Where the chain keeps those programs: the directory's last two components
+/// (or its only one, for a relative `./bin` from inside `x86/`). A bare name is
+/// a `PATH` lookup (M2-Mesoplanet's children).
+const DIRECTORIES: [&[&str]; 5] = [
+    &["x86", "artifact"],
+    &["x86", "bin"],
+    &["POSIX", "x86"],
+    &["artifact"],
+    &["bin"],
+];
+
+fn known_directory(dir: &str) -> bool {
+    let absolute = dir.starts_with('/');
+    let parts: Vec<&str> = dir
+        .split('/')
+        .filter(|p| !p.is_empty() && *p != ".")
+        .collect();
+    if parts.is_empty() {
+        return !absolute;
+    }
+    DIRECTORIES.iter().any(|suffix| {
+        parts.ends_with(suffix) && (suffix.len() == 2 || (parts.len() == 1 && !absolute))
+    })
+}
 
 /// The Rust tool that reproduces the program at `path` (as written in a kaem
 /// script or passed to execve), e.g. `./x86/artifact/hex2-0` -> `hex2-0`,
 /// `./x86/bin/M1` -> `M1`, `bootstrap-seeds/POSIX/x86/hex0-seed` -> `hex0`.
 pub fn tool_for_program(path: &str) -> Option<&'static str> {
-    let (dir, name) = match path.rsplit_once('/') {
-        Some((dir, name)) => (dir, name),
-        None => ("", path),
-    };
-    let dir_name = dir.rsplit('/').next().unwrap_or("");
-    let dir_name = if dir_name == "." { "" } else { dir_name };
-    if !DIRECTORIES.contains(&dir_name) {
+    let (dir, name) = path.rsplit_once('/').unwrap_or(("", path));
+    if !known_directory(dir) {
         return None;
     }
     PROGRAMS
@@ -72,6 +88,8 @@ mod tests {
             ("./x86/artifact/cc_x86", None),
             ("./bootstrap-seeds/POSIX/x86/kaem-optional-seed", None),
             ("/usr/bin/catm", None),
+            ("/x86/bin/M1", Some("M1")),
+            ("./x86/hex0", None),
         ];
         for (path, want) in cases {
             assert_eq!(tool_for_program(path), want, "{path}");

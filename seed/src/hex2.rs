@@ -307,13 +307,14 @@ pub fn link(sources: &[Source], opts: &LinkOptions) -> Result<Vec<u8>, SeedError
         };
         ip = ip.wrapping_add(kind.bytes as u32);
         let target_addr = lookup(target)?;
+        // Upstream looks the base up even for absolute kinds, which then ignore it.
+        let from = match base {
+            Some(b) => lookup(b)?,
+            None => ip,
+        };
         let value = if kind.absolute {
             target_addr as i32
         } else {
-            let from = match base {
-                Some(b) => lookup(b)?,
-                None => ip,
-            };
             target_addr.wrapping_sub(from) as i32
         };
         if let Some((min, max)) = pointer_range(kind) {

@@ -32,6 +32,11 @@ pub fn comment_text() -> impl Strategy<Value = String> {
     "[ -~\t\r]{0,20}"
 }
 
+/// Text for a hex2/M1 line comment: printable ASCII and tabs (`\r` would end it).
+pub fn line_comment_text() -> impl Strategy<Value = String> {
+    "[ -~\t]{0,20}"
+}
+
 /// Whitespace between tokens.
 pub fn whitespace() -> impl Strategy<Value = String> {
     "[ \t\n]{1,4}"
@@ -109,7 +114,7 @@ pub fn hex2_item(kinds: &'static [char]) -> impl Strategy<Value = Hex2Item> {
         2 => label_name().prop_map(Hex2Item::Label),
         3 => (prop::sample::select(kinds), label_name(), prop::option::of(label_name()))
             .prop_map(|(k, t, b)| Hex2Item::Pointer(k, t, b)),
-        1 => comment_text().prop_map(Hex2Item::Comment),
+        1 => line_comment_text().prop_map(Hex2Item::Comment),
     ]
 }
 

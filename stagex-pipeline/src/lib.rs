@@ -1,1 +1,18 @@
-//! (being written)
+//! StageX hand-off: the package graph, source fetching, and the OCI image of
+//! `bootstrap-stage0` written from Stage0's files exactly as BuildKit would export it.
+
+pub mod buildkit;
+pub mod containerfile;
+pub mod error;
+pub mod fetch;
+pub mod goflate;
+pub mod gojson;
+pub mod graph;
+pub mod native;
+pub mod oci;
+pub mod package;
+pub mod sources;
+pub mod stage_image;
+pub mod tar;
+
+pub use error::{Error, Result};

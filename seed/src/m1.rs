@@ -17,9 +17,10 @@
 //! * output: tokens of a line separated by one space, each line ended by `\n`,
 //!   no empty lines (so a DEFINE line leaves at most one line break behind).
 //!
-//! Stricter than upstream (errors instead of silent output): `!n`, `@n`, `$n`,
-//! `~n` must fit their field as either a signed or an unsigned number (upstream
-//! also lets through e.g. `!256` and `!-129` by an off-by-one), non-ASCII bytes in
+//! Stricter than upstream (errors instead of silent output): `!n` must lie in
+//! -128..=255, `$n` in -32768..=65535, `@n` and `~n` in their signed range
+//! (upstream lets one more value through at each end, e.g. `!256` and `!-129`,
+//! by an off-by-one), non-ASCII bytes in
 //! `"strings"` (upstream emits garbage), a DEFINE whose name or value is missing
 //! on its line. Numbers are range-checked only where they are used; upstream also
 //! checks DEFINE values that look like numbers.
@@ -27,7 +28,7 @@
 use std::collections::HashMap;
 
 use crate::error::InputError;
-use crate::numbers::{either_sign_range, hex_bytes, strtoint_or_zero};
+use crate::numbers::{hex_bytes, strtoint_or_zero};
 use crate::source::Source;
 use crate::SeedError;
 
@@ -191,13 +192,18 @@ fn hexify(src: &Source, start: usize, body: &[u8]) -> Result<Vec<u8>, SeedError>
     Ok(out.into_bytes())
 }
 
-/// Field width of a number prefix.
-fn number_width(prefix: u8) -> Option<u8> {
+/// Field width of a number prefix and the values it accepts (`None`: unchecked).
+///
+/// Upstream's bounds are these widened by one at each end (an off-by-one in
+/// `range_check`); `!` and `$` accept signed or unsigned values, `@` and `~`
+/// only signed ones.
+fn number_field(prefix: u8) -> Option<(u8, Option<(i64, i64)>)> {
     match prefix {
-        b'!' => Some(1),
-        b'@' | b'$' => Some(2),
-        b'~' => Some(3),
-        b'%' | b'&' => Some(4),
+        b'!' => Some((1, Some((-128, 255)))),
+        b'@' => Some((2, Some((-32768, 32767)))),
+        b'$' => Some((2, Some((-32768, 65535)))),
+        b'~' => Some((3, Some((-(1 << 23), (1 << 23) - 1)))),
+        b'%' | b'&' => Some((4, None)),
         _ => None,
     }
 }
@@ -224,11 +230,10 @@ fn express_atom(
             n => Ok("00".repeat(n as usize).into_bytes()),
         };
     }
-    if let Some(bytes) = number_width(first) {
+    if let Some((bytes, range)) = number_field(first) {
         let value = strtoint_or_zero(&text[1..]);
         if text.get(1) == Some(&b'0') || value != 0 {
-            if bytes < 4 {
-                let (min, max) = either_sign_range(bytes);
+            if let Some((min, max)) = range {
                 let v = value as i64;
                 if v < min || v > max {
                     return Err(src.error(

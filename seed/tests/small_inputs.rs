@@ -292,6 +292,9 @@ fn m0_rejects_what_upstream_mangles_or_hangs_on() {
         (line, col, kind),
         (2, 2, InputError::NumberWithUnknownPrefix("C3".into(), 'C'))
     );
+    // Upstream reads the raw byte `90` as the number 0 with prefix '9' and emits `00`.
+    let (_, _, kind) = input_error(run("M0", &["in", "out"], &[("in", "90\n")]));
+    assert_eq!(kind, InputError::NumberWithUnknownPrefix("90".into(), '9'));
     let (_, _, kind) = input_error(run("M0", &["in", "out"], &[("in", "!300\n")]));
     assert!(
         matches!(kind, InputError::NumberOutOfRange { value: 300, .. }),
@@ -373,6 +376,23 @@ fn m1_errors_name_file_line_and_column() {
     assert!(
         matches!(kind, InputError::NumberOutOfRange { value: -129, .. }),
         "{kind:?}"
+    );
+    // `@` is signed only (as upstream); `$` takes either sign.
+    let (_, _, kind) = input_error(m1(&[("a", "@32768\n")]));
+    assert!(
+        matches!(
+            kind,
+            InputError::NumberOutOfRange {
+                value: 32768,
+                bytes: 2,
+                ..
+            }
+        ),
+        "{kind:?}"
+    );
+    assert_eq!(
+        m1_text(&[("a", "@32767 @-32768 $65535 $-32768\n")]),
+        "FF7F 0080 FFFF 0080\n"
     );
     let (line, col, kind) = input_error(m1(&[("a", "ok\n"), ("b", "DEFINE ok 1\nnot_a_macro\n")]));
     assert_eq!(

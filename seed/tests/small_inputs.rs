@@ -472,3 +472,31 @@ fn usage_errors() {
         Err(SeedError::Read { .. })
     ));
 }
+
+/// On the host file system, paths resolve against the working directory, the
+/// output gets upstream's mode, and a RecordingFs sees exactly what was touched.
+#[cfg(unix)]
+#[test]
+fn host_fs_with_recording() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("x86")).unwrap();
+    std::fs::write(dir.path().join("x86/in.hex0"), "C3 # ret\n").unwrap();
+    let mut fs = seed::RecordingFs::new(seed::HostFs::new(dir.path()));
+    run_tool("hex0", &args(&["./x86/in.hex0", "./x86/out"]), &mut fs).unwrap();
+    assert_eq!(fs.reads(), ["./x86/in.hex0"]);
+    assert_eq!(fs.writes(), ["./x86/out"]);
+    let out = dir.path().join("x86/out");
+    assert_eq!(std::fs::read(&out).unwrap(), [0xC3]);
+    assert_eq!(
+        std::fs::metadata(&out).unwrap().permissions().mode() & 0o777,
+        0o700
+    );
+    let mut fs = seed::RecordingFs::new(seed::HostFs::new(dir.path().join("x86")));
+    run_tool("catm", &args(&["both", "in.hex0", "out"]), &mut fs).unwrap();
+    assert_eq!(fs.reads(), ["in.hex0", "out"]);
+    assert_eq!(
+        std::fs::read(dir.path().join("x86/both")).unwrap(),
+        b"C3 # ret\n\xC3"
+    );
+}

@@ -97,16 +97,10 @@ fn rejects_what_it_cannot_explain() {
 
 #[test]
 fn hex0_seed_all_181_bytes_and_its_syscalls() {
-    let Some(tree) = common::tree_from_env(
-        "STAGE0_NATIVE_TREE",
+    let Some(tree) = common::tree_from_any(
+        &["STAGE0_NATIVE_TREE", "STAGE0_POSIX_TREE"],
         "hex0_seed_all_181_bytes_and_its_syscalls",
-    )
-    .or_else(|| {
-        common::tree_from_env(
-            "STAGE0_POSIX_TREE",
-            "hex0_seed_all_181_bytes_and_its_syscalls",
-        )
-    }) else {
+    ) else {
         return;
     };
     let seed = std::fs::read(tree.join("bootstrap-seeds/POSIX/x86/hex0-seed")).unwrap();

@@ -9,13 +9,24 @@ use seed::SeedFs;
 
 /// The directory named by `var`, or `None` after printing a SKIPPED line.
 pub fn tree_from_env(var: &str, test: &str) -> Option<PathBuf> {
-    match std::env::var_os(var) {
-        Some(p) if Path::new(&p).is_dir() => Some(PathBuf::from(p)),
-        _ => {
-            eprintln!("SKIPPED: {test} needs {var} (a stage0-posix tree after a native run, e.g. /work/trees/native)");
-            None
+    tree_from_any(&[var], test)
+}
+
+/// The directory named by the first of `vars` that is set, or `None` after
+/// printing one SKIPPED line.
+pub fn tree_from_any(vars: &[&str], test: &str) -> Option<PathBuf> {
+    for var in vars {
+        if let Some(p) = std::env::var_os(var) {
+            if Path::new(&p).is_dir() {
+                return Some(PathBuf::from(p));
+            }
         }
     }
+    eprintln!(
+        "SKIPPED: {test} needs {} (a stage0-posix tree; STAGE0_NATIVE_TREE = after a native run, e.g. /work/trees/native)",
+        vars.join(" or ")
+    );
+    None
 }
 
 /// Reads from a read-only tree, writes into a scratch directory.

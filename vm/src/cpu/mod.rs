@@ -1,6 +1,27 @@
-//! The i386 interpreter. (Interface fixed here; the implementation is being written.)
+//! The i386 interpreter: 32-bit protected-mode user code with flat segments.
+//!
+//! Layout: [`decode`] turns guest code into blocks of pre-resolved [`op::Op`]s (iced-x86 is
+//! used once per block), [`cache`] keeps the blocks by address and drops them when the
+//! guest writes over their bytes, [`exec`] holds the handlers by instruction family, and
+//! [`flags`] computes EFLAGS lazily. This file is the public face and the block loop.
+//!
+//! Counting: every retired instruction counts 1 ([`Cpu::insns_retired`]), a whole
+//! `rep`-prefixed string instruction included. A faulting instruction does not retire.
+
+mod cache;
+mod decode;
+mod disasm;
+mod exec;
+pub mod flags;
+mod op;
+mod width;
+
+pub use disasm::disassemble;
 
 use crate::memory::{GuestMemory, MemFault};
+use cache::BlockCache;
+use flags::{bit as fbit, LazyFlags};
+use op::{Exit, Op};
 
 /// Register numbers, in the encoding's order.
 pub mod reg {
@@ -47,18 +68,200 @@ pub enum FaultKind {
     Breakpoint,
 }
 
+/// EFLAGS bit 1 (always set) and IF (user code always runs with interrupts on).
+const EFLAGS_FIXED: u32 = 0x202;
+
 /// CPU state plus its decoded-block cache.
-#[derive(Clone, Default)]
+///
+/// Cloning (fork) copies the architectural state but not the block cache: the child's
+/// memory copy carries no code marks, so the child decodes afresh and marks its own.
 pub struct Cpu {
     pub regs: [u32; 8],
     pub eip: u32,
+    flags: LazyFlags,
+    /// The direction flag.
+    df: bool,
+    retired: u64,
+    cache: BlockCache,
+}
+
+impl Clone for Cpu {
+    fn clone(&self) -> Self {
+        Cpu {
+            regs: self.regs,
+            eip: self.eip,
+            flags: self.flags,
+            df: self.df,
+            retired: self.retired,
+            cache: BlockCache::default(),
+        }
+    }
+}
+
+impl Default for Cpu {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl std::fmt::Debug for Cpu {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Cpu")
+            .field("regs", &format_args!("{:08x?}", self.regs))
+            .field("eip", &format_args!("{:#010x}", self.eip))
+            .field("eflags", &format_args!("{:#x}", self.eflags()))
+            .field("retired", &self.retired)
+            .finish()
+    }
 }
 
 impl Cpu {
+    /// All registers zero, EFLAGS 0x202 (as Linux starts a process).
     pub fn new() -> Self {
-        Self::default()
+        Cpu {
+            regs: [0; 8],
+            eip: 0,
+            flags: LazyFlags::fixed(0),
+            df: false,
+            retired: 0,
+            cache: BlockCache::default(),
+        }
     }
-    pub fn run(&mut self, _mem: &mut GuestMemory, _max_insns: u64) -> Stop {
-        unimplemented!()
+
+    /// EFLAGS as the guest would see it with `pushfd`.
+    pub fn eflags(&self) -> u32 {
+        EFLAGS_FIXED | self.flags.bits() | if self.df { fbit::DF } else { 0 }
     }
+
+    /// Sets the user-settable flags (CF PF AF ZF SF DF OF) from `v`; bit 1 and IF stay set,
+    /// every other bit is ignored.
+    pub fn set_eflags(&mut self, v: u32) {
+        self.flags = LazyFlags::fixed(v & fbit::ARITH);
+        self.df = v & fbit::DF != 0;
+    }
+
+    /// Instructions retired since [`Cpu::new`] or the last [`Cpu::reset`].
+    pub fn insns_retired(&self) -> u64 {
+        self.retired
+    }
+
+    /// Back to the [`Cpu::new`] state (registers, flags, counter); keeps decoded blocks,
+    /// which stay valid as long as the memory is the same.
+    pub fn reset(&mut self) {
+        self.regs = [0; 8];
+        self.eip = 0;
+        self.flags = LazyFlags::fixed(0);
+        self.df = false;
+        self.retired = 0;
+    }
+
+    /// Drops every decoded block and the memory's code marks (execve replaced the image,
+    /// or code pages were unmapped).
+    pub fn flush_code_cache(&mut self, mem: &mut GuestMemory) {
+        self.cache.flush(mem);
+    }
+
+    /// Number of decoded blocks currently cached.
+    pub fn cached_blocks(&self) -> usize {
+        self.cache.len()
+    }
+
+    /// Runs until `int 0x80`, a fault, or `max_insns` instructions have retired
+    /// (exactly one when `max_insns` is 1).
+    pub fn run(&mut self, mem: &mut GuestMemory, max_insns: u64) -> Stop {
+        // The cache is moved out while running so handlers can borrow `self` mutably
+        // while the executing block's ops are borrowed from the cache.
+        let mut cache = std::mem::take(&mut self.cache);
+        let stop = self.run_blocks(&mut cache, mem, max_insns);
+        self.cache = cache;
+        stop
+    }
+
+    fn run_blocks(&mut self, cache: &mut BlockCache, mem: &mut GuestMemory, max: u64) -> Stop {
+        let mut budget = max;
+        loop {
+            // Stores by the previous block's last instruction, or by a syscall (read()
+            // into a code page) may have hit decoded code.
+            if mem.has_code_writes() {
+                let writes = mem.take_code_writes();
+                cache.invalidate(&writes);
+            }
+            if budget == 0 {
+                return Stop::InsnLimit;
+            }
+            let slot = match cache.get(mem, self.eip) {
+                Ok(s) => s,
+                Err(kind) => {
+                    return Stop::Fault(Fault {
+                        kind,
+                        eip: self.eip,
+                    })
+                }
+            };
+            let block = cache.block(slot);
+            let ops: &[Op] = &block.ops;
+            let n = ops.len().min(budget.min(usize::MAX as u64) as usize);
+            let mut i = 0;
+            let exit = loop {
+                if i == n {
+                    break None;
+                }
+                let op = &ops[i];
+                match (op.exec)(self, mem, op) {
+                    Ok(()) => i += 1,
+                    Err(Exit::CodeWrite) => {
+                        // Only a store over decoded bytes (not just their granule) matters.
+                        let writes = mem.take_code_writes();
+                        i += 1;
+                        if cache.hits_code(&writes) {
+                            break Some((Exit::CodeWrite, writes));
+                        }
+                    }
+                    Err(e) => break Some((e, Vec::new())),
+                }
+            };
+            match exit {
+                None => {
+                    self.eip = if n == ops.len() {
+                        block.end
+                    } else {
+                        eip_after(block.start, &ops[..n])
+                    };
+                    self.retire(&mut budget, n);
+                }
+                Some((Exit::Branch, _)) => self.retire(&mut budget, i + 1),
+                Some((Exit::Syscall, _)) => {
+                    self.retire(&mut budget, i + 1);
+                    return Stop::Syscall;
+                }
+                Some((Exit::CodeWrite, writes)) => {
+                    // `i` already counts the storing instruction; continue after it with
+                    // freshly decoded code.
+                    self.eip = eip_after(block.start, &ops[..i]);
+                    self.retire(&mut budget, i);
+                    cache.invalidate(&writes);
+                }
+                Some((Exit::Fault(kind), _)) => {
+                    self.eip = eip_after(block.start, &ops[..i]);
+                    self.retire(&mut budget, i);
+                    return Stop::Fault(Fault {
+                        kind,
+                        eip: self.eip,
+                    });
+                }
+            }
+        }
+    }
+
+    #[inline(always)]
+    fn retire(&mut self, budget: &mut u64, n: usize) {
+        self.retired += n as u64;
+        *budget -= n as u64;
+    }
+}
+
+/// The address after executing `ops` from `start`.
+fn eip_after(start: u32, ops: &[Op]) -> u32 {
+    ops.iter()
+        .fold(start, |a, op| a.wrapping_add(op.len as u32))
 }

@@ -1,0 +1,284 @@
+//! The decoded-block cache and its self-modifying-code bookkeeping.
+//!
+//! Blocks are found by guest EIP through a small direct-mapped table in front of a hash
+//! map. For stale-code detection every page holding decoded code has an exact byte map of
+//! the bytes blocks were decoded from plus the list of those blocks: guest memory reports
+//! stores into 64-byte code granules, and only a store that overlaps decoded bytes (not
+//! merely their granule: M2-Planet binaries keep globals right after the code) drops the
+//! blocks it overlaps.
+
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+
+use super::decode::decode_block;
+use super::op::Op;
+use super::FaultKind;
+use crate::memory::{GuestMemory, PAGE_SIZE};
+
+/// A multiply-shift hasher for u32 keys (guest addresses); std's SipHash is needlessly slow.
+#[derive(Default, Clone, Copy)]
+pub struct AddrHasher(u64);
+
+impl Hasher for AddrHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ b as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        }
+    }
+    fn write_u32(&mut self, v: u32) {
+        self.0 = (v as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 20;
+    }
+}
+
+type AddrMap<V> = HashMap<u32, V, BuildHasherDefault<AddrHasher>>;
+
+/// A decoded basic block.
+pub struct Block {
+    /// Guest address of the first instruction.
+    pub start: u32,
+    /// Guest address just past the last instruction.
+    pub end: u32,
+    pub ops: Box<[Op]>,
+}
+
+/// Decoded code on one guest page.
+#[derive(Clone)]
+struct PageCode {
+    /// Bit i set: page byte i was decoded into some live block.
+    bytes: [u64; 64],
+    /// Live blocks with bytes on this page.
+    blocks: Vec<u32>,
+}
+
+const FAST_SLOTS: usize = 4096;
+const EMPTY: u32 = u32::MAX;
+
+/// All decoded blocks of one [`super::Cpu`].
+#[derive(Default)]
+pub struct BlockCache {
+    /// Slots; `None` once invalidated (the slot is then reused).
+    blocks: Vec<Option<Block>>,
+    free: Vec<u32>,
+    by_start: AddrMap<u32>,
+    /// Direct-mapped (start, slot) table in front of `by_start`; allocated on first use.
+    fast: Vec<(u32, u32)>,
+    pages: AddrMap<PageCode>,
+}
+
+#[inline(always)]
+fn fast_slot(eip: u32) -> usize {
+    ((eip ^ (eip >> 12)) as usize) & (FAST_SLOTS - 1)
+}
+
+fn page_of(a: u32) -> u32 {
+    a / PAGE_SIZE
+}
+
+impl BlockCache {
+    /// The block starting at `eip`, decoding (and caching) it if needed. Errors when the
+    /// first instruction cannot be fetched or executed at all.
+    #[inline]
+    pub fn get(&mut self, mem: &mut GuestMemory, eip: u32) -> Result<u32, FaultKind> {
+        if let Some(&(start, slot)) = self.fast.get(fast_slot(eip)) {
+            if start == eip && slot != EMPTY {
+                return Ok(slot);
+            }
+        }
+        self.get_slow(mem, eip)
+    }
+
+    #[cold]
+    fn get_slow(&mut self, mem: &mut GuestMemory, eip: u32) -> Result<u32, FaultKind> {
+        if self.fast.is_empty() {
+            self.fast = vec![(0, EMPTY); FAST_SLOTS];
+        }
+        let slot = match self.by_start.get(&eip) {
+            Some(&s) => s,
+            None => {
+                let (ops, end) = decode_block(mem, eip)?;
+                self.insert(mem, eip, end, ops)
+            }
+        };
+        self.fast[fast_slot(eip)] = (eip, slot);
+        Ok(slot)
+    }
+
+    /// The block in `slot` (which [`Self::get`] returned and nothing invalidated since).
+    #[inline(always)]
+    pub fn block(&self, slot: u32) -> &Block {
+        match &self.blocks[slot as usize] {
+            Some(b) => b,
+            None => unreachable!("block slot {slot} used after invalidation"),
+        }
+    }
+
+    fn insert(&mut self, mem: &mut GuestMemory, start: u32, end: u32, ops: Vec<Op>) -> u32 {
+        let block = Block {
+            start,
+            end,
+            ops: ops.into_boxed_slice(),
+        };
+        let slot = match self.free.pop() {
+            Some(s) => {
+                self.blocks[s as usize] = Some(block);
+                s
+            }
+            None => {
+                self.blocks.push(Some(block));
+                (self.blocks.len() - 1) as u32
+            }
+        };
+        self.by_start.insert(start, slot);
+        for_each_page_span(start, end, |page, lo, hi| {
+            let pc = self.pages.entry(page).or_insert_with(|| PageCode {
+                bytes: [0; 64],
+                blocks: Vec::new(),
+            });
+            set_bits(&mut pc.bytes, lo, hi);
+            pc.blocks.push(slot);
+        });
+        mem.mark_code(start, end.wrapping_sub(start));
+        slot
+    }
+
+    /// Whether any of the written ranges overlaps bytes of a live block.
+    pub fn hits_code(&self, writes: &[(u32, u32)]) -> bool {
+        writes.iter().any(|&(addr, len)| {
+            let mut hit = false;
+            for_each_page_span(addr, addr.wrapping_add(len), |page, lo, hi| {
+                if let Some(pc) = self.pages.get(&page) {
+                    hit |= any_bits(&pc.bytes, lo, hi);
+                }
+            });
+            hit
+        })
+    }
+
+    /// Drops every block overlapping one of the written ranges.
+    pub fn invalidate(&mut self, writes: &[(u32, u32)]) {
+        for &(addr, len) in writes {
+            let wend = addr as u64 + len as u64;
+            let mut doomed = Vec::new();
+            for_each_page_span(addr, addr.wrapping_add(len), |page, lo, hi| {
+                if let Some(pc) = self.pages.get(&page) {
+                    if any_bits(&pc.bytes, lo, hi) {
+                        for &s in &pc.blocks {
+                            if let Some(b) = &self.blocks[s as usize] {
+                                if (b.start as u64) < wend && (addr as u64) < block_end(b) {
+                                    doomed.push(s);
+                                }
+                            }
+                        }
+                    }
+                }
+            });
+            doomed.sort_unstable();
+            doomed.dedup();
+            for s in doomed {
+                self.remove(s);
+            }
+        }
+    }
+
+    fn remove(&mut self, slot: u32) {
+        let Some(b) = self.blocks[slot as usize].take() else {
+            return;
+        };
+        if self.by_start.get(&b.start) == Some(&slot) {
+            self.by_start.remove(&b.start);
+        }
+        if let Some(e) = self.fast.get_mut(fast_slot(b.start)) {
+            if e.1 == slot {
+                *e = (0, EMPTY);
+            }
+        }
+        self.free.push(slot);
+        // Rebuild the byte maps of the pages the block touched from the blocks still there.
+        let blocks = &self.blocks;
+        for_each_page_span(b.start, b.end, |page, _, _| {
+            let Some(pc) = self.pages.get_mut(&page) else {
+                return;
+            };
+            pc.blocks.retain(|&s| s != slot);
+            pc.bytes = [0; 64];
+            for &s in &pc.blocks {
+                if let Some(o) = &blocks[s as usize] {
+                    for_each_page_span(o.start, o.end, |p2, lo, hi| {
+                        if p2 == page {
+                            set_bits(&mut pc.bytes, lo, hi);
+                        }
+                    });
+                }
+            }
+            if pc.blocks.is_empty() {
+                self.pages.remove(&page);
+            }
+        });
+    }
+
+    /// Forgets every block (and the memory's code marks).
+    pub fn flush(&mut self, mem: &mut GuestMemory) {
+        *self = BlockCache::default();
+        mem.clear_code_marks();
+    }
+
+    /// Number of live blocks.
+    pub fn len(&self) -> usize {
+        self.by_start.len()
+    }
+}
+
+fn block_end(b: &Block) -> u64 {
+    if b.end > b.start {
+        b.end as u64
+    } else {
+        // The block runs up to the very end of the address space.
+        1 << 32
+    }
+}
+
+/// Calls `f(page, lo, hi)` for each page overlapping `[start, end)` (end = 0 means 4 GiB),
+/// with `lo..hi` the byte offsets inside that page.
+fn for_each_page_span(start: u32, end: u32, mut f: impl FnMut(u32, u32, u32)) {
+    let end64 = if end == 0 && start != 0 {
+        1u64 << 32
+    } else {
+        end as u64
+    };
+    let mut a = start as u64;
+    while a < end64 {
+        let page = page_of(a as u32);
+        let page_base = page as u64 * PAGE_SIZE as u64;
+        let hi = end64.min(page_base + PAGE_SIZE as u64);
+        f(page, (a - page_base) as u32, (hi - page_base) as u32);
+        a = hi;
+    }
+}
+
+fn set_bits(bits: &mut [u64; 64], lo: u32, hi: u32) {
+    for i in lo..hi {
+        bits[(i / 64) as usize] |= 1 << (i % 64);
+    }
+}
+
+fn any_bits(bits: &[u64; 64], lo: u32, hi: u32) -> bool {
+    let mut i = lo;
+    while i < hi {
+        let w = (i / 64) as usize;
+        let first = i % 64;
+        let n = (hi - i).min(64 - first);
+        let mask = if n == 64 {
+            u64::MAX
+        } else {
+            ((1u64 << n) - 1) << first
+        };
+        if bits[w] & mask != 0 {
+            return true;
+        }
+        i += n;
+    }
+    false
+}

@@ -208,6 +208,25 @@ impl LazyFlags {
                 _ => {}
             }
         }
+        // After logic ops, shifts and multiplies: ZF SF from the result, CF OF stored.
+        if self.kind >> 2 == 6 {
+            let size = (self.kind & 3) as usize;
+            let zf = self.res & MASKS[size] == 0;
+            let sf = self.res & SIGNS[size] != 0;
+            let cf = self.a & bit::CF != 0;
+            let of = self.a & bit::OF != 0;
+            let v = match cc >> 1 {
+                0 => of,
+                1 => cf,
+                2 => zf,
+                3 => cf || zf,
+                4 => sf,
+                5 => self.pf(),
+                6 => sf != of,
+                _ => zf || (sf != of),
+            };
+            return v != (cc & 1 != 0);
+        }
         self.cond_slow(cc)
     }
 

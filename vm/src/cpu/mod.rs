@@ -201,56 +201,71 @@ impl Cpu {
             let block = cache.block(slot);
             let ops: &[Op] = &block.ops;
             let n = ops.len().min(budget.min(usize::MAX as u64) as usize);
-            let mut i = 0;
-            let exit = loop {
-                if i == n {
-                    break None;
-                }
-                let op = &ops[i];
-                match (op.exec)(self, mem, op) {
-                    Ok(()) => i += 1,
+            let mut done = 0;
+            let stale = loop {
+                let (k, result) = self.exec_ops(mem, &ops[done..n]);
+                done += k;
+                match result {
+                    Ok(()) => {
+                        self.eip = if n == ops.len() {
+                            block.end
+                        } else {
+                            eip_after(block.start, &ops[..n])
+                        };
+                        self.retire(&mut budget, n);
+                        break None;
+                    }
+                    Err(Exit::Branch) => {
+                        self.retire(&mut budget, done + 1);
+                        break None;
+                    }
                     Err(Exit::CodeWrite) => {
-                        // Only a store over decoded bytes (not just their granule) matters.
+                        // The storing instruction completed. Only a store over decoded
+                        // bytes (not merely their granule) ends the block.
+                        done += 1;
                         let writes = mem.take_code_writes();
-                        i += 1;
                         if cache.hits_code(&writes) {
-                            break Some((Exit::CodeWrite, writes));
+                            self.eip = eip_after(block.start, &ops[..done]);
+                            self.retire(&mut budget, done);
+                            break Some(writes);
+                        }
+                        if done == n {
+                            self.eip = eip_after(block.start, &ops[..done]);
+                            self.retire(&mut budget, done);
+                            break None;
                         }
                     }
-                    Err(e) => break Some((e, Vec::new())),
+                    Err(Exit::Syscall) => {
+                        self.retire(&mut budget, done + 1);
+                        return Stop::Syscall;
+                    }
+                    Err(Exit::Fault(kind)) => {
+                        self.eip = eip_after(block.start, &ops[..done]);
+                        self.retire(&mut budget, done);
+                        return Stop::Fault(Fault {
+                            kind,
+                            eip: self.eip,
+                        });
+                    }
                 }
             };
-            match exit {
-                None => {
-                    self.eip = if n == ops.len() {
-                        block.end
-                    } else {
-                        eip_after(block.start, &ops[..n])
-                    };
-                    self.retire(&mut budget, n);
-                }
-                Some((Exit::Branch, _)) => self.retire(&mut budget, i + 1),
-                Some((Exit::Syscall, _)) => {
-                    self.retire(&mut budget, i + 1);
-                    return Stop::Syscall;
-                }
-                Some((Exit::CodeWrite, writes)) => {
-                    // `i` already counts the storing instruction; continue after it with
-                    // freshly decoded code.
-                    self.eip = eip_after(block.start, &ops[..i]);
-                    self.retire(&mut budget, i);
-                    cache.invalidate(&writes);
-                }
-                Some((Exit::Fault(kind), _)) => {
-                    self.eip = eip_after(block.start, &ops[..i]);
-                    self.retire(&mut budget, i);
-                    return Stop::Fault(Fault {
-                        kind,
-                        eip: self.eip,
-                    });
-                }
+            if let Some(writes) = stale {
+                cache.invalidate(&writes);
             }
         }
+    }
+
+    /// Runs `ops` in order until one leaves the straight path: how many completed
+    /// normally, and the exit of the one that did not (if any). Kept out of line so the
+    /// dispatch loop gets the registers to itself.
+    #[inline(never)]
+    fn exec_ops(&mut self, mem: &mut GuestMemory, ops: &[Op]) -> (usize, Result<(), Exit>) {
+        for (i, op) in ops.iter().enumerate() {
+            if let Err(e) = (op.exec)(self, mem, op) {
+                return (i, Err(e));
+            }
+        }
+        (ops.len(), Ok(()))
     }
 
     #[inline(always)]

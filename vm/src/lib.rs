@@ -17,6 +17,8 @@ pub mod memory;
 pub mod process;
 pub mod record;
 pub mod syscalls;
+#[cfg(feature = "unicorn")]
+pub mod unicorn_engine;
 pub mod vfs;
 
 pub use cpu::{Cpu, Fault, FaultKind, Stop};

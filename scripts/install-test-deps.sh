@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Installs the system packages the test suite needs on a fresh Debian machine (run as root).
+#
+# Idempotent: each package is checked with dpkg first; `apt-get update` runs only when
+# something is missing, and at most once.
+#
+# Needed for: the optional `unicorn` feature (differential tests against unicorn-engine),
+# whose crate builds the bundled unicorn C library with cmake and generates bindings
+# with bindgen (libclang).
+set -euo pipefail
+
+PACKAGES=(
+    cmake        # builds unicorn's bundled C library
+    libclang-dev # bindgen, used by unicorn-engine's build script
+    pkg-config   # unicorn-engine's build script probes with it
+)
+
+missing=()
+for pkg in "${PACKAGES[@]}"; do
+    if dpkg -s "$pkg" >/dev/null 2>&1 \
+        && dpkg -s "$pkg" 2>/dev/null | grep -q '^Status: install ok installed'; then
+        echo "install-test-deps: $pkg already installed"
+    else
+        echo "install-test-deps: $pkg missing"
+        missing+=("$pkg")
+    fi
+done
+
+if [ "${#missing[@]}" -eq 0 ]; then
+    echo "install-test-deps: nothing to install"
+    exit 0
+fi
+
+if [ "$(id -u)" -ne 0 ]; then
+    echo "install-test-deps: need root to install: ${missing[*]}" >&2
+    exit 1
+fi
+
+export DEBIAN_FRONTEND=noninteractive
+echo "install-test-deps: apt-get update"
+apt-get update -q
+echo "install-test-deps: apt-get install ${missing[*]}"
+apt-get install -y -q --no-install-recommends "${missing[@]}"
+echo "install-test-deps: done"

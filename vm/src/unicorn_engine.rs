@@ -1,0 +1,333 @@
+//! A second CPU engine, backed by unicorn-engine (QEMU's TCG), for differential testing.
+//!
+//! [`UnicornCpu`] mirrors the state of a [`Cpu`] and its [`GuestMemory`]: registers, EFLAGS,
+//! eip and every mapped page are copied into a unicorn instance in i386 32-bit mode with
+//! flat segments (unicorn's default for `MODE_32`: protected mode, all bases 0). It then runs
+//! up to N instructions and stops where the interpreter would: after `int 0x80`
+//! ([`Stop::Syscall`]), when the budget is used up ([`Stop::InsnLimit`]), or at a fault
+//! ([`Stop::Fault`], eip at the faulting instruction).
+//!
+//! Unicorn computes EFLAGS lazily and is known to report stale flags when registers are
+//! read from inside hooks; so hooks here only record what happened and stop the run, and
+//! all state is read after `emu_start` returns.
+
+use std::cell::Cell;
+use std::rc::Rc;
+
+use unicorn_engine::unicorn_const::{uc_error, Arch, HookType, MemType, Mode, Prot};
+use unicorn_engine::{RegisterX86, Unicorn};
+
+use crate::cpu::{Cpu, Fault, FaultKind, Stop};
+use crate::memory::{GuestMemory, MemFault, PAGE_SIZE};
+
+/// The eight general registers in the encoding's order (EAX, ECX, EDX, EBX, ESP, EBP, ESI, EDI).
+const GPRS: [RegisterX86; 8] = [
+    RegisterX86::EAX,
+    RegisterX86::ECX,
+    RegisterX86::EDX,
+    RegisterX86::EBX,
+    RegisterX86::ESP,
+    RegisterX86::EBP,
+    RegisterX86::ESI,
+    RegisterX86::EDI,
+];
+
+/// x86 exception vectors that unicorn reports through its interrupt hook.
+mod vector {
+    pub const DIVIDE: u32 = 0;
+    pub const DEBUG: u32 = 1;
+    pub const BREAKPOINT: u32 = 3;
+    pub const INVALID_OPCODE: u32 = 6;
+    pub const LINUX_SYSCALL: u32 = 0x80;
+}
+
+/// Why the unicorn engine could not be set up or driven (never a guest fault: those are
+/// [`Stop::Fault`]).
+#[derive(Debug, thiserror::Error)]
+pub enum UnicornError {
+    /// A unicorn call failed.
+    #[error("unicorn {what} failed: {err:?} ({err})")]
+    Engine {
+        /// What was being done.
+        what: &'static str,
+        /// Unicorn's error code.
+        err: uc_error,
+    },
+    /// A guest page could not be read while copying it into unicorn.
+    #[error("copying guest memory into unicorn: {0}")]
+    Guest(#[from] MemFault),
+}
+
+/// Wraps a unicorn error with what was being done.
+fn uc(what: &'static str) -> impl FnOnce(uc_error) -> UnicornError {
+    move |err| UnicornError::Engine { what, err }
+}
+
+/// What the hooks saw during one `emu_start`.
+#[derive(Default)]
+struct HookLog {
+    /// The interrupt or exception vector that stopped the run.
+    interrupt: Cell<Option<u32>>,
+    /// The first invalid access: (address, size, whether it was a write).
+    unmapped: Cell<Option<(u32, u32, bool)>>,
+}
+
+/// A unicorn instance holding a copy of one guest's CPU state and memory.
+pub struct UnicornCpu {
+    emu: Unicorn<'static, ()>,
+    log: Rc<HookLog>,
+    /// Guest page numbers (address >> 12) mapped into unicorn, ascending.
+    pages: Vec<u32>,
+}
+
+impl UnicornCpu {
+    /// Copies `cpu`'s registers, eip and EFLAGS and every mapped page of `mem` into a new
+    /// unicorn instance.
+    pub fn new(cpu: &Cpu, mem: &GuestMemory) -> Result<Self, UnicornError> {
+        Self::from_state(&cpu.regs, cpu.eip, cpu.eflags(), mem, mapped_pages(mem))
+    }
+
+    /// A new unicorn instance with the given registers, eip and EFLAGS, mapping only the
+    /// guest page numbers (address >> 12) in `pages`, copied from `mem`. Faster than
+    /// [`Self::new`] when the caller knows the pages: finding them means probing all 2^20.
+    pub fn from_state(
+        regs: &[u32; 8],
+        eip: u32,
+        eflags: u32,
+        mem: &GuestMemory,
+        pages: impl IntoIterator<Item = u32>,
+    ) -> Result<Self, UnicornError> {
+        let mut emu = Unicorn::new(Arch::X86, Mode::MODE_32).map_err(uc("open (x86, 32-bit)"))?;
+        let log = Rc::new(HookLog::default());
+        let intr_log = Rc::clone(&log);
+        emu.add_intr_hook(move |emu, intno| {
+            // Recording is all a hook may do safely; state is read after emu_start returns.
+            intr_log.interrupt.set(Some(intno));
+            let _ = emu.emu_stop();
+        })
+        .map_err(uc("adding the interrupt hook"))?;
+        let mem_log = Rc::clone(&log);
+        // begin > end: the hook covers the whole address space.
+        emu.add_mem_hook(
+            HookType::MEM_INVALID,
+            1,
+            0,
+            move |_, kind, addr, size, _| {
+                if mem_log.unmapped.get().is_none() {
+                    let write = matches!(kind, MemType::WRITE_UNMAPPED | MemType::WRITE_PROT);
+                    mem_log
+                        .unmapped
+                        .set(Some((addr as u32, size as u32, write)));
+                }
+                false // not handled: unicorn stops with an UNMAPPED error
+            },
+        )
+        .map_err(uc("adding the invalid-memory hook"))?;
+
+        let mut this = UnicornCpu {
+            emu,
+            log,
+            pages: Vec::new(),
+        };
+        this.load_memory(mem, pages)?;
+        this.set_state(regs, eip, eflags)?;
+        Ok(this)
+    }
+
+    /// Maps `pages` (ascending or not) and copies their contents from `mem`.
+    fn load_memory(
+        &mut self,
+        mem: &GuestMemory,
+        pages: impl IntoIterator<Item = u32>,
+    ) -> Result<(), UnicornError> {
+        let mut pages: Vec<u32> = pages.into_iter().collect();
+        pages.sort_unstable();
+        pages.dedup();
+        let mut buf = Vec::new();
+        // Map runs of consecutive pages as one region: fewer unicorn regions, faster lookups.
+        for run in pages.chunk_by(|a, b| b.wrapping_sub(*a) == 1) {
+            let start = run[0] << 12;
+            let len = run.len() * PAGE_SIZE as usize;
+            buf.resize(len, 0);
+            mem.read_bytes(start, &mut buf)?;
+            self.emu
+                .mem_map(start as u64, len as u64, Prot::ALL)
+                .map_err(uc("mapping guest pages"))?;
+            self.emu
+                .mem_write(start as u64, &buf)
+                .map_err(uc("writing guest pages"))?;
+        }
+        self.pages = pages;
+        Ok(())
+    }
+
+    /// Overwrites registers, eip and EFLAGS.
+    pub fn set_state(
+        &mut self,
+        regs: &[u32; 8],
+        eip: u32,
+        eflags: u32,
+    ) -> Result<(), UnicornError> {
+        for (reg, &value) in GPRS.iter().zip(regs) {
+            self.emu
+                .reg_write(*reg, value as u64)
+                .map_err(uc("writing a register"))?;
+        }
+        self.emu
+            .reg_write(RegisterX86::EFLAGS, eflags as u64)
+            .map_err(uc("writing EFLAGS"))?;
+        self.emu
+            .reg_write(RegisterX86::EIP, eip as u64)
+            .map_err(uc("writing EIP"))?;
+        Ok(())
+    }
+
+    /// Runs at most `max_insns` instructions (0 means no limit) from the current eip.
+    ///
+    /// Budgets are not comparable with [`Cpu::insns_retired`]: unicorn counts every
+    /// iteration of a `rep` string instruction, the interpreter counts the instruction once.
+    ///
+    /// When a fault ends a run of several instructions, unicorn can report stale EFLAGS
+    /// (seen: `sar si,1; div bl` faulting at the div reports OF=1, the correct OF is 0).
+    /// Registers, eip and memory are right. Where exact flags matter, step with `run(1)`:
+    /// every `emu_start` begins from the flags as written, and state is read only after it
+    /// returns.
+    pub fn run(&mut self, max_insns: u64) -> Result<Stop, UnicornError> {
+        self.log.interrupt.set(None);
+        self.log.unmapped.set(None);
+        let begin = self.eip();
+        let count = usize::try_from(max_insns).unwrap_or(usize::MAX);
+        // until = 0 never matches a real address here: the guest's page 0 is never code.
+        let result = self.emu.emu_start(begin as u64, 0, 0, count);
+        let eip = self.eip();
+        match result {
+            Ok(()) => {}
+            Err(
+                err @ (uc_error::READ_UNMAPPED
+                | uc_error::WRITE_UNMAPPED
+                | uc_error::FETCH_UNMAPPED),
+            ) => {
+                let write = err == uc_error::WRITE_UNMAPPED;
+                let addr = match self.log.unmapped.get() {
+                    Some((addr, size, _)) => self.first_unmapped(addr, size).unwrap_or(addr),
+                    None if err == uc_error::FETCH_UNMAPPED => eip,
+                    None => {
+                        return Err(UnicornError::Engine {
+                            what: "run (no fault address)",
+                            err,
+                        })
+                    }
+                };
+                return Ok(fault(FaultKind::Page(MemFault { addr, write }), eip));
+            }
+            Err(uc_error::INSN_INVALID) => return Ok(fault(FaultKind::InvalidOpcode, eip)),
+            Err(err) => {
+                return Err(UnicornError::Engine {
+                    what: "emu_start",
+                    err,
+                })
+            }
+        }
+        Ok(match self.log.interrupt.get() {
+            None => Stop::InsnLimit,
+            Some(vector::LINUX_SYSCALL) => Stop::Syscall,
+            Some(vector::DIVIDE) => fault(FaultKind::Divide, eip),
+            Some(vector::BREAKPOINT | vector::DEBUG) => fault(FaultKind::Breakpoint, eip),
+            Some(vector::INVALID_OPCODE) => fault(FaultKind::InvalidOpcode, eip),
+            // #GP, a page fault unicorn did not report as an UNMAPPED error, and `int n`
+            // through a gate user mode may not use: Linux gives SIGSEGV for all of them.
+            Some(_) => fault(FaultKind::GeneralProtection, eip),
+        })
+    }
+
+    /// The first address of `[addr, addr+size)` on a page that is not mapped.
+    fn first_unmapped(&self, addr: u32, size: u32) -> Option<u32> {
+        (0..size.max(1))
+            .map(|i| addr.wrapping_add(i))
+            .find(|a| self.pages.binary_search(&(a >> 12)).is_err())
+    }
+
+    /// The eight general registers in the encoding's order.
+    pub fn regs(&self) -> [u32; 8] {
+        GPRS.map(|reg| self.emu.reg_read(reg).unwrap_or(0) as u32)
+    }
+
+    /// The instruction pointer.
+    pub fn eip(&self) -> u32 {
+        self.emu.reg_read(RegisterX86::EIP).unwrap_or(0) as u32
+    }
+
+    /// EFLAGS as the hardware would push it.
+    pub fn eflags(&self) -> u32 {
+        self.emu.reg_read(RegisterX86::EFLAGS).unwrap_or(0) as u32
+    }
+
+    /// Reads guest memory as unicorn sees it.
+    pub fn read_mem(&self, addr: u32, buf: &mut [u8]) -> Result<(), UnicornError> {
+        self.emu
+            .mem_read(addr as u64, buf)
+            .map_err(uc("reading memory"))
+    }
+
+    /// Guest page numbers (address >> 12) mirrored in unicorn, ascending.
+    pub fn pages(&self) -> &[u32] {
+        &self.pages
+    }
+
+    /// Compares every mirrored page with `mem`; returns the pages that differ (or are no
+    /// longer mapped in `mem`), each with the first differing address.
+    pub fn diff_pages(&self, mem: &GuestMemory) -> Result<Vec<PageDiff>, UnicornError> {
+        let mut ours = vec![0u8; PAGE_SIZE as usize];
+        let mut theirs = vec![0u8; PAGE_SIZE as usize];
+        let mut diffs = Vec::new();
+        for &page in &self.pages {
+            let base = page << 12;
+            self.read_mem(base, &mut ours)?;
+            if mem.read_bytes(base, &mut theirs).is_err() {
+                diffs.push(PageDiff {
+                    page_addr: base,
+                    first_diff: None,
+                });
+                continue;
+            }
+            if let Some(i) = ours.iter().zip(&theirs).position(|(a, b)| a != b) {
+                diffs.push(PageDiff {
+                    page_addr: base,
+                    first_diff: Some(base + i as u32),
+                });
+            }
+        }
+        Ok(diffs)
+    }
+
+    /// Writes every mirrored page back into `mem` (mapping it there if needed).
+    pub fn copy_back(&self, mem: &mut GuestMemory) -> Result<(), UnicornError> {
+        let mut buf = vec![0u8; PAGE_SIZE as usize];
+        for &page in &self.pages {
+            let base = page << 12;
+            self.read_mem(base, &mut buf)?;
+            mem.map(base, PAGE_SIZE);
+            mem.write_bytes(base, &buf)?;
+        }
+        Ok(())
+    }
+}
+
+/// A mirrored page whose contents differ between unicorn and a [`GuestMemory`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PageDiff {
+    /// The page's first address.
+    pub page_addr: u32,
+    /// The first differing address, or `None` when the page is unmapped in the other memory.
+    pub first_diff: Option<u32>,
+}
+
+fn fault(kind: FaultKind, eip: u32) -> Stop {
+    Stop::Fault(Fault { kind, eip })
+}
+
+/// Every mapped guest page number, found by probing each page (GuestMemory does not expose
+/// its list of mapped pages).
+fn mapped_pages(mem: &GuestMemory) -> impl Iterator<Item = u32> + '_ {
+    (0..1u32 << 20).filter(move |&p| mem.is_mapped(p << 12))
+}

@@ -2,6 +2,7 @@
 //! states on two engines, compared on everything the SDM defines.
 //!
 //! - [`layout`]: where code, data and stack live; the initial state.
+//! - [`tables`]: the instruction encodings and registers drawn from.
 //! - [`program`]: generated choices to assembled code (iced-x86's CodeAssembler).
 //! - [`flags`]: which flags are undefined after the instructions that ran.
 //! - [`gen`]: proptest strategies.
@@ -15,6 +16,7 @@ pub mod flags;
 pub mod gen;
 pub mod layout;
 pub mod program;
+pub mod tables;
 
 use std::fmt;
 

@@ -17,8 +17,7 @@ PACKAGES=(
 
 missing=()
 for pkg in "${PACKAGES[@]}"; do
-    if dpkg -s "$pkg" >/dev/null 2>&1 \
-        && dpkg -s "$pkg" 2>/dev/null | grep -q '^Status: install ok installed'; then
+    if dpkg -s "$pkg" 2>/dev/null | grep -q '^Status: install ok installed'; then
         echo "install-test-deps: $pkg already installed"
     else
         echo "install-test-deps: $pkg missing"

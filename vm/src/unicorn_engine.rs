@@ -9,7 +9,8 @@
 //!
 //! Unicorn computes EFLAGS lazily and is known to report stale flags when registers are
 //! read from inside hooks; so hooks here only record what happened and stop the run, and
-//! all state is read after `emu_start` returns.
+//! all state is read after `emu_start` returns. Flags can also be stale after a fault in a
+//! multi-instruction run (see [`UnicornCpu::run`]): step with `run(1)` for exact flags.
 
 use std::cell::Cell;
 use std::rc::Rc;

@@ -6,12 +6,38 @@ use iced_x86::code_asm::*;
 
 use crate::{minimal_elf, ENTRY};
 
+/// Where [`build_with_data`] places its data blobs: code stays below this.
+pub const DATA: u32 = ENTRY + 0x400;
+
 /// Assembles what `body` emits at [`ENTRY`] and wraps it in an executable with `bss` bytes
 /// of zeroed memory after the code.
 pub fn build(bss: u32, body: impl FnOnce(&mut CodeAssembler) -> Result<(), IcedError>) -> Vec<u8> {
+    build_with_data(&[], bss, |a, _| body(a))
+}
+
+/// Like [`build`], with `data` blobs placed one after another from [`DATA`]; `body` gets
+/// their guest addresses. (iced's label memory operands are RIP-relative, which 32-bit code
+/// has not, so data is addressed absolutely.)
+pub fn build_with_data(
+    data: &[&[u8]],
+    bss: u32,
+    body: impl FnOnce(&mut CodeAssembler, &[u32]) -> Result<(), IcedError>,
+) -> Vec<u8> {
+    let mut addrs = Vec::new();
+    let mut blob = Vec::new();
+    for d in data {
+        addrs.push(DATA + blob.len() as u32);
+        blob.extend_from_slice(d);
+    }
     let mut a = CodeAssembler::new(32).expect("32-bit assembler");
-    body(&mut a).expect("test program assembles");
-    let code = a.assemble(ENTRY as u64).expect("test program assembles");
+    body(&mut a, &addrs).expect("test program assembles");
+    let mut code = a.assemble(ENTRY as u64).expect("test program assembles");
+    assert!(
+        code.len() <= (DATA - ENTRY) as usize,
+        "test program code too long"
+    );
+    code.resize((DATA - ENTRY) as usize, 0xcc);
+    code.extend_from_slice(&blob);
     minimal_elf(&code, bss)
 }
 
@@ -34,16 +60,12 @@ pub fn exit(a: &mut CodeAssembler, code: u32) -> Result<(), IcedError> {
 
 /// Writes `msg` to stdout, then exits with `code`.
 pub fn hello(msg: &[u8], code: u32) -> Vec<u8> {
-    let msg = msg.to_vec();
-    build(0, move |a| {
-        let mut text = a.create_label();
+    build_with_data(&[msg], 0, move |a, d| {
         a.mov(ebx, 1u32)?;
-        a.lea(ecx, ptr(text))?;
+        a.mov(ecx, d[0])?;
         a.mov(edx, msg.len() as u32)?;
         sys(a, 4)?;
-        exit(a, code)?;
-        a.set_label(&mut text)?;
-        a.db(&msg)
+        exit(a, code)
     })
 }
 
@@ -51,16 +73,16 @@ pub fn hello(msg: &[u8], code: u32) -> Vec<u8> {
 /// with 10 + errno if an open fails.
 pub fn copy(src: &str, dst: &str) -> Vec<u8> {
     let (src, dst) = (cstr(src), cstr(dst));
-    build(16, move |a| {
-        let (mut s, mut d, mut lp, mut done, mut fail, mut buf) =
-            (a.create_label(), a.create_label(), a.create_label(), a.create_label(), a.create_label(), a.create_label());
-        a.lea(ebx, ptr(s))?;
+    build_with_data(&[&src, &dst, &[0; 4]], 16, move |a, m| {
+        let (s, d, buf) = (m[0], m[1], m[2]);
+        let (mut lp, mut done, mut fail) = (a.create_label(), a.create_label(), a.create_label());
+        a.mov(ebx, s)?;
         a.xor(ecx, ecx)?;
         sys(a, 5)?;
         a.test(eax, eax)?;
         a.js(fail)?;
         a.mov(esi, eax)?;
-        a.lea(ebx, ptr(d))?;
+        a.mov(ebx, d)?;
         a.mov(ecx, 0x241u32)?;
         a.mov(edx, 0o644u32)?;
         sys(a, 5)?;
@@ -69,13 +91,13 @@ pub fn copy(src: &str, dst: &str) -> Vec<u8> {
         a.mov(edi, eax)?;
         a.set_label(&mut lp)?;
         a.mov(ebx, esi)?;
-        a.lea(ecx, ptr(buf))?;
+        a.mov(ecx, buf)?;
         a.mov(edx, 1u32)?;
         sys(a, 3)?;
         a.cmp(eax, 1)?;
         a.jne(done)?;
         a.mov(ebx, edi)?;
-        a.lea(ecx, ptr(buf))?;
+        a.mov(ecx, buf)?;
         a.mov(edx, 1u32)?;
         sys(a, 4)?;
         a.jmp(lp)?;
@@ -86,13 +108,7 @@ pub fn copy(src: &str, dst: &str) -> Vec<u8> {
         a.set_label(&mut fail)?;
         a.neg(eax)?;
         a.lea(ebx, ptr(eax + 10))?;
-        exit_with_ebx(a)?;
-        a.set_label(&mut s)?;
-        a.db(&src)?;
-        a.set_label(&mut d)?;
-        a.db(&dst)?;
-        a.set_label(&mut buf)?;
-        a.db(&[0; 4])
+        exit_with_ebx(a)
     })
 }
 
@@ -101,14 +117,14 @@ pub fn copy(src: &str, dst: &str) -> Vec<u8> {
 /// both ran). If execve fails the child exits 100 + errno.
 pub fn fork_exec_wait(path: &str, arg: &str) -> Vec<u8> {
     let (p, g) = (cstr(path), cstr(arg));
-    build(64, move |a| {
-        let (mut child, mut lp, mut la, mut argv, mut status) =
-            (a.create_label(), a.create_label(), a.create_label(), a.create_label(), a.create_label());
+    build_with_data(&[&p, &g, &[0; 12], &[0; 4]], 64, move |a, m| {
+        let (lp, la, argv, status) = (m[0], m[1], m[2], m[3]);
+        let mut child = a.create_label();
         sys(a, 2)?; // fork
         a.test(eax, eax)?;
         a.je(child)?;
         a.mov(ebx, eax)?; // waitpid(pid, &status, 0)
-        a.lea(ecx, ptr(status))?;
+        a.mov(ecx, status)?;
         a.xor(edx, edx)?;
         sys(a, 7)?;
         a.mov(ebx, dword_ptr(status))?;
@@ -116,25 +132,15 @@ pub fn fork_exec_wait(path: &str, arg: &str) -> Vec<u8> {
         a.inc(ebx)?;
         exit_with_ebx(a)?;
         a.set_label(&mut child)?;
-        a.lea(eax, ptr(lp))?;
-        a.mov(dword_ptr(argv), eax)?;
-        a.lea(eax, ptr(la))?;
-        a.mov(dword_ptr(argv + 4), eax)?;
-        a.lea(ebx, ptr(lp))?;
-        a.lea(ecx, ptr(argv))?;
+        a.mov(ecx, argv)?;
+        a.mov(dword_ptr(ecx), lp)?;
+        a.mov(dword_ptr(ecx + 4), la)?;
+        a.mov(ebx, lp)?;
         a.xor(edx, edx)?;
         sys(a, 11)?;
         a.neg(eax)?;
         a.lea(ebx, ptr(eax + 100))?;
-        exit_with_ebx(a)?;
-        a.set_label(&mut lp)?;
-        a.db(&p)?;
-        a.set_label(&mut la)?;
-        a.db(&g)?;
-        a.set_label(&mut argv)?;
-        a.db(&[0; 12])?;
-        a.set_label(&mut status)?;
-        a.db(&[0; 4])
+        exit_with_ebx(a)
     })
 }
 
@@ -165,9 +171,9 @@ pub fn brk_grow(n: u32) -> Vec<u8> {
 /// otherwise.
 pub fn try_open(path: &str) -> Vec<u8> {
     let p = cstr(path);
-    build(0, move |a| {
-        let (mut s, mut ok) = (a.create_label(), a.create_label());
-        a.lea(ebx, ptr(s))?;
+    build_with_data(&[&p], 0, move |a, m| {
+        let mut ok = a.create_label();
+        a.mov(ebx, m[0])?;
         a.xor(ecx, ecx)?;
         sys(a, 5)?;
         a.test(eax, eax)?;
@@ -176,9 +182,7 @@ pub fn try_open(path: &str) -> Vec<u8> {
         a.mov(ebx, eax)?;
         exit_with_ebx(a)?;
         a.set_label(&mut ok)?;
-        exit(a, 0)?;
-        a.set_label(&mut s)?;
-        a.db(&p)
+        exit(a, 0)
     })
 }
 

@@ -88,8 +88,15 @@ pub fn exec(a: ExecArgs) -> u8 {
     }
     let stats = kernel.stats();
     if !stats.unknown_syscalls.is_empty() {
-        let list: Vec<String> = stats.unknown_syscalls.iter().map(|(nr, n)| format!("{nr} (x{n})")).collect();
-        eprintln!("stage0-runner: warning: syscalls outside the allow-list were answered ENOSYS: {}", list.join(", "));
+        let list: Vec<String> = stats
+            .unknown_syscalls
+            .iter()
+            .map(|(nr, n)| format!("{nr} (x{n})"))
+            .collect();
+        eprintln!(
+            "stage0-runner: warning: syscalls outside the allow-list were answered ENOSYS: {}",
+            list.join(", ")
+        );
     }
     if a.verbose {
         let secs = wall.as_secs_f64();

@@ -1,6 +1,6 @@
 //! `stage0-runner`: run and verify the stage0-posix bootstrap chain inside an i386 emulator.
 
-mod exec;
+use stage0_runner::{exec, run_cmd};
 
 use std::process::ExitCode;
 
@@ -18,12 +18,15 @@ struct Cli {
 enum Command {
     /// Run one static i386 Linux program inside the sandbox.
     Exec(exec::ExecArgs),
+    /// Run the whole stage0 chain of TREE in the emulator and verify every answer.
+    Run(run_cmd::RunArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let code = match cli.command {
         Command::Exec(args) => exec::exec(args),
+        Command::Run(args) => run_cmd::run(args),
     };
     ExitCode::from(code)
 }

@@ -29,7 +29,10 @@ fn passes_through_exit_status_and_stdout() {
     assert_eq!(o.status.code(), Some(42));
     assert_eq!(o.stdout, b"hi\n");
     let e = stderr(&o);
-    assert!(e.contains("8 instructions") && e.contains("2 syscalls"), "{e}");
+    assert!(
+        e.contains("8 instructions") && e.contains("2 syscalls"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -54,7 +57,10 @@ fn faults_exit_like_a_shell_and_explain_themselves() {
     assert_eq!(o.status.code(), Some(132));
     let e = stderr(&o);
     assert!(
-        e.contains("SIGILL") && e.contains("0x08048054") && e.contains("0f 0b") && e.contains("ud2"),
+        e.contains("SIGILL")
+            && e.contains("0x08048054")
+            && e.contains("0f 0b")
+            && e.contains("ud2"),
         "{e}"
     );
     let o = exec(&sb, &[], "/bin/wild");
@@ -71,7 +77,11 @@ fn runaway_loop_is_stopped_by_max_insns() {
     sb.put("bin/spin", &spin());
     let o = exec(&sb, &["--max-insns", "5000000"], "/bin/spin");
     assert_eq!(o.status.code(), Some(124));
-    assert!(stderr(&o).contains("instruction limit of 5000000"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("instruction limit of 5000000"),
+        "{}",
+        stderr(&o)
+    );
 }
 
 #[test]
@@ -89,19 +99,30 @@ fn unknown_syscalls_are_reported_or_stop_a_strict_run() {
 #[test]
 fn bad_programs_are_named_with_the_reason() {
     let sb = Sandbox::new("cli-bad");
-    sb.put("bin/text", b"just text, not an ELF file at all...................................");
+    sb.put(
+        "bin/text",
+        b"just text, not an ELF file at all...................................",
+    );
     let mut elf64 = hello(b"", 0);
     elf64[4] = 2;
     sb.put("bin/elf64", &elf64);
     let o = exec(&sb, &[], "/bin/missing");
     assert_eq!(o.status.code(), Some(125));
-    assert!(stderr(&o).contains("/bin/missing") && stderr(&o).contains("ENOENT"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("/bin/missing") && stderr(&o).contains("ENOENT"),
+        "{}",
+        stderr(&o)
+    );
     let o = exec(&sb, &[], "/bin/text");
     assert!(stderr(&o).contains("bad magic"), "{}", stderr(&o));
     let o = exec(&sb, &[], "/bin/elf64");
     assert!(stderr(&o).contains("64-bit"), "{}", stderr(&o));
     let o = exec(&sb, &[], "/../../bin/sh");
-    assert_eq!(o.status.code(), Some(125), "a host program outside the root must not run");
+    assert_eq!(
+        o.status.code(),
+        Some(125),
+        "a host program outside the root must not run"
+    );
 }
 
 #[test]
@@ -112,6 +133,9 @@ fn strace_logs_each_syscall() {
     let o = exec(&sb, &["--strace", log.to_str().unwrap()], "/bin/t");
     assert_eq!(o.status.code(), Some(2));
     let text = std::fs::read_to_string(&log).unwrap();
-    assert!(text.contains("1000 open(\"/etc/passwd\", 0x0, 0o0) = -1 ENOENT (2)"), "{text}");
+    assert!(
+        text.contains("1000 open(\"/etc/passwd\", 0x0, 0o0) = -1 ENOENT (2)"),
+        "{text}"
+    );
     assert!(text.contains("1000 exit(2) = ?"), "{text}");
 }

@@ -5,9 +5,9 @@
 //! parsers, not its full `Elf::parse`), because stage0's seeds overlap their program header
 //! with the ELF header and carry no section headers at all.
 
+use goblin::container::{Container, Ctx, Endian};
 use goblin::elf::header::{self, Header};
 use goblin::elf::program_header::{ProgramHeader, PT_DYNAMIC, PT_INTERP, PT_LOAD};
-use goblin::container::{Container, Ctx, Endian};
 
 use crate::memory::{GuestMemory, PAGE_SIZE};
 
@@ -40,15 +40,32 @@ pub enum ElfError {
     #[error("dynamically linked (has {0}): only static executables run here")]
     Dynamic(&'static str),
     #[error("program header table (offset {offset:#x}, {count} entries of {size} bytes) runs past the end of the {file_len}-byte file")]
-    TruncatedPhdrs { offset: u32, count: u16, size: u16, file_len: usize },
+    TruncatedPhdrs {
+        offset: u32,
+        count: u16,
+        size: u16,
+        file_len: usize,
+    },
     #[error("program header entry size {0} is not 32")]
     BadPhentsize(u16),
     #[error("no PT_LOAD segment")]
     NoLoad,
-    #[error("PT_LOAD #{index} at {vaddr:#x}: file size {filesz:#x} exceeds memory size {memsz:#x}")]
-    FileszOverMemsz { index: usize, vaddr: u32, filesz: u32, memsz: u32 },
+    #[error(
+        "PT_LOAD #{index} at {vaddr:#x}: file size {filesz:#x} exceeds memory size {memsz:#x}"
+    )]
+    FileszOverMemsz {
+        index: usize,
+        vaddr: u32,
+        filesz: u32,
+        memsz: u32,
+    },
     #[error("PT_LOAD #{index} at {vaddr:#x} with size {memsz:#x} does not fit below the stack at {limit:#x}")]
-    SegmentOutOfRange { index: usize, vaddr: u32, memsz: u32, limit: u32 },
+    SegmentOutOfRange {
+        index: usize,
+        vaddr: u32,
+        memsz: u32,
+        limit: u32,
+    },
     #[error("malformed ELF header: {0}")]
     Malformed(String),
 }
@@ -87,7 +104,8 @@ pub fn check_header(bytes: &[u8]) -> Result<Header, ElfError> {
     if osabi != 0 && osabi != 3 {
         return Err(ElfError::WrongOsAbi(osabi));
     }
-    let h = goblin::elf::Elf::parse_header(bytes).map_err(|e| ElfError::Malformed(e.to_string()))?;
+    let h =
+        goblin::elf::Elf::parse_header(bytes).map_err(|e| ElfError::Malformed(e.to_string()))?;
     if h.e_machine != header::EM_386 {
         return Err(ElfError::WrongMachine(h.e_machine));
     }
@@ -115,7 +133,10 @@ pub fn load(bytes: &[u8], mem: &mut GuestMemory) -> Result<LoadedImage, ElfError
     let ctx = Ctx::new(Container::Little, Endian::Little);
     let phdrs = ProgramHeader::parse(bytes, h.e_phoff as usize, h.e_phnum as usize, ctx)
         .map_err(|e| ElfError::Malformed(e.to_string()))?;
-    if let Some(p) = phdrs.iter().find(|p| p.p_type == PT_INTERP || p.p_type == PT_DYNAMIC) {
+    if let Some(p) = phdrs
+        .iter()
+        .find(|p| p.p_type == PT_INTERP || p.p_type == PT_DYNAMIC)
+    {
         return Err(ElfError::Dynamic(if p.p_type == PT_INTERP {
             "PT_INTERP"
         } else {
@@ -130,27 +151,43 @@ pub fn load(bytes: &[u8], mem: &mut GuestMemory) -> Result<LoadedImage, ElfError
     let mut end = 0u32;
     let mut phdr_addr = 0u32;
     for (index, p) in loads.iter().enumerate() {
-        let (vaddr, memsz, filesz, offset) =
-            (p.p_vaddr as u32, p.p_memsz as u32, p.p_filesz as u32, p.p_offset as u32);
+        let (vaddr, memsz, filesz, offset) = (
+            p.p_vaddr as u32,
+            p.p_memsz as u32,
+            p.p_filesz as u32,
+            p.p_offset as u32,
+        );
         if filesz > memsz {
-            return Err(ElfError::FileszOverMemsz { index, vaddr, filesz, memsz });
+            return Err(ElfError::FileszOverMemsz {
+                index,
+                vaddr,
+                filesz,
+                memsz,
+            });
         }
         let seg_end = vaddr as u64 + memsz as u64;
         if seg_end > limit as u64 {
-            return Err(ElfError::SegmentOutOfRange { index, vaddr, memsz, limit });
+            return Err(ElfError::SegmentOutOfRange {
+                index,
+                vaddr,
+                memsz,
+                limit,
+            });
         }
         // Map whole pages from the page holding vaddr, as mmap would.
         mem.map(vaddr & !(PAGE_SIZE - 1), memsz + (vaddr & (PAGE_SIZE - 1)));
         // A segment may declare more file bytes than the file holds (hex2-0 does): the
         // missing tail reads as zeros, like the memory size's bss.
-        let avail = bytes.len().saturating_sub(offset as usize).min(filesz as usize);
+        let avail = bytes
+            .len()
+            .saturating_sub(offset as usize)
+            .min(filesz as usize);
         if avail > 0 {
             let src = &bytes[offset as usize..offset as usize + avail];
-            mem.write_bytes(vaddr, src).expect("segment pages were just mapped");
+            mem.write_bytes(vaddr, src)
+                .expect("segment pages were just mapped");
         }
-        if (h.e_phoff as u64) >= offset as u64
-            && table_end as u64 <= offset as u64 + filesz as u64
-        {
+        if h.e_phoff >= offset as u64 && table_end as u64 <= offset as u64 + filesz as u64 {
             phdr_addr = vaddr + (h.e_phoff as u32 - offset);
         }
         end = end.max(seg_end as u32);
@@ -191,9 +228,8 @@ pub fn setup_stack(
     argv: &[Vec<u8>],
     envp: &[Vec<u8>],
 ) -> Result<u32, StackError> {
-    let strings: usize = argv.iter().chain(envp).map(|s| s.len() + 1).sum::<usize>()
-        + execfn.len()
-        + 1;
+    let strings: usize =
+        argv.iter().chain(envp).map(|s| s.len() + 1).sum::<usize>() + execfn.len() + 1;
     let pointers = (argv.len() + envp.len() + 3) * 4 + 18 * 8;
     // Linux bounds argv+envp by a quarter of the stack rlimit.
     if strings + pointers > (STACK_LIMIT / 4) as usize {
@@ -280,7 +316,16 @@ mod tests {
         for v in [52u16, 32, 1, 40, 0, 0] {
             f.extend_from_slice(&v.to_le_bytes());
         }
-        for v in [1u32, 0, 0x0804_8000, 0x0804_8000, filesz, filesz + 0x3000, 7, 0x1000] {
+        for v in [
+            1u32,
+            0,
+            0x0804_8000,
+            0x0804_8000,
+            filesz,
+            filesz + 0x3000,
+            7,
+            0x1000,
+        ] {
             f.extend_from_slice(&v.to_le_bytes());
         }
         f.extend_from_slice(code);
@@ -327,7 +372,10 @@ mod tests {
         e[52] = 3; // PT_INTERP
         assert_eq!(load(&e, &mut mem), Err(ElfError::Dynamic("PT_INTERP")));
         let e = tiny_elf(&[0x90]);
-        assert!(matches!(load(&e[..70], &mut mem), Err(ElfError::TruncatedPhdrs { .. })));
+        assert!(matches!(
+            load(&e[..70], &mut mem),
+            Err(ElfError::TruncatedPhdrs { .. })
+        ));
     }
 
     #[test]

@@ -80,7 +80,10 @@ pub enum SpawnError {
     #[error("{path}: {source}")]
     Stack { path: String, source: StackError },
     #[error("sandbox root {root}: {source}")]
-    Root { root: PathBuf, source: std::io::Error },
+    Root {
+        root: PathBuf,
+        source: std::io::Error,
+    },
 }
 
 fn describe(e: Errno) -> &'static str {
@@ -111,10 +114,20 @@ impl std::fmt::Display for FaultReport {
             FaultKind::InvalidOpcode => "invalid or unsupported instruction".to_string(),
             FaultKind::Page(m) => m.to_string(),
             FaultKind::Divide => "divide error (division by zero or quotient overflow)".into(),
-            FaultKind::GeneralProtection => "general protection fault (privileged instruction or int other than 0x80)".into(),
+            FaultKind::GeneralProtection => {
+                "general protection fault (privileged instruction or int other than 0x80)".into()
+            }
             FaultKind::Breakpoint => "breakpoint (int3)".into(),
         };
-        write!(f, "pid {} ({}) killed by {}: {} at eip {:#010x}", self.pid, self.exe, signal_name(self.signal), cause, self.eip)?;
+        write!(
+            f,
+            "pid {} ({}) killed by {}: {} at eip {:#010x}",
+            self.pid,
+            self.exe,
+            signal_name(self.signal),
+            cause,
+            self.eip
+        )?;
         match &self.insn {
             Some((bytes, text)) => {
                 let hex: Vec<String> = bytes.iter().map(|b| format!("{b:02x}")).collect();
@@ -150,9 +163,19 @@ pub fn signal_name(s: u8) -> &'static str {
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
     #[error("instruction limit of {limit} reached in pid {pid} ({exe}) at eip {eip:#010x}")]
-    InsnLimit { limit: u64, pid: u32, exe: String, eip: u32 },
+    InsnLimit {
+        limit: u64,
+        pid: u32,
+        exe: String,
+        eip: u32,
+    },
     #[error("pid {pid} ({exe}) made syscall {nr} at eip {eip:#010x}, which is not in the allow-list (--strict-syscalls)")]
-    StrictSyscall { nr: u32, pid: u32, exe: String, eip: u32 },
+    StrictSyscall {
+        nr: u32,
+        pid: u32,
+        exe: String,
+        eip: u32,
+    },
     #[error(transparent)]
     WriteBack(#[from] WriteBackError),
     #[error("writing the guest's standard output: {0}")]
@@ -188,12 +211,28 @@ pub struct Kernel {
     pub(crate) strace: Option<Box<dyn Write>>,
     pub(crate) fatal: Option<RunError>,
     exit: Option<ExitStatus>,
+    observer: Option<Observer>,
+}
+
+/// A callback told of each [`Event`].
+pub type Observer = Box<dyn FnMut(Event<'_>)>;
+
+/// What [`Kernel::set_observer`] is told, as it happens.
+#[derive(Debug, Clone, Copy)]
+pub enum Event<'a> {
+    /// A program image started (spawn or execve); its record so far.
+    Started(usize, &'a ProcessRecord),
+    /// A program image ended (exit, fault or execve); its finished record.
+    Ended(usize, &'a ProcessRecord),
 }
 
 impl Kernel {
     /// A kernel with a sandbox rooted at `cfg.root`.
     pub fn new(cfg: Config, stdio: Stdio) -> Result<Kernel, SpawnError> {
-        let vfs = Vfs::new(&cfg.root).map_err(|source| SpawnError::Root { root: cfg.root.clone(), source })?;
+        let vfs = Vfs::new(&cfg.root).map_err(|source| SpawnError::Root {
+            root: cfg.root.clone(),
+            source,
+        })?;
         Ok(Kernel {
             cfg,
             vfs,
@@ -209,6 +248,7 @@ impl Kernel {
             strace: None,
             fatal: None,
             exit: None,
+            observer: None,
         })
     }
 
@@ -217,17 +257,49 @@ impl Kernel {
         self.strace = Some(w);
     }
 
+    /// Sets the environment the next [`Kernel::spawn`] gives its process.
+    pub fn set_env(&mut self, env: Vec<Vec<u8>>) {
+        self.cfg.env = env;
+    }
+
+    /// Calls `f` whenever a program image starts or ends (progress display, timing).
+    pub fn set_observer(&mut self, f: Box<dyn FnMut(Event<'_>)>) {
+        self.observer = Some(f);
+    }
+
     /// Starts the first process: `program` is a guest path (relative to `cwd`).
     pub fn spawn(&mut self, cwd: &str, program: &str, argv: &[String]) -> Result<u32, SpawnError> {
-        let cwd_r = self.vfs.resolve(b"/", cwd.as_bytes(), true).map_err(|errno| SpawnError::Path { path: cwd.into(), errno })?;
-        let r = self.vfs.resolve(&cwd_r.guest, program.as_bytes(), true).map_err(|errno| SpawnError::Path { path: program.into(), errno })?;
-        let bytes = self.vfs.read_whole(&r).map_err(|errno| SpawnError::Path { path: program.into(), errno })?;
+        let cwd_r = self
+            .vfs
+            .resolve(b"/", cwd.as_bytes(), true)
+            .map_err(|errno| SpawnError::Path {
+                path: cwd.into(),
+                errno,
+            })?;
+        let r = self
+            .vfs
+            .resolve(&cwd_r.guest, program.as_bytes(), true)
+            .map_err(|errno| SpawnError::Path {
+                path: program.into(),
+                errno,
+            })?;
+        let bytes = self.vfs.read_whole(&r).map_err(|errno| SpawnError::Path {
+            path: program.into(),
+            errno,
+        })?;
         let mut mem = GuestMemory::new();
-        let image = elf::load(&bytes, &mut mem).map_err(|source| SpawnError::Elf { path: program.into(), source })?;
+        let image = elf::load(&bytes, &mut mem).map_err(|source| SpawnError::Elf {
+            path: program.into(),
+            source,
+        })?;
         let argv: Vec<Vec<u8>> = argv.iter().map(|a| a.as_bytes().to_vec()).collect();
         let env = self.cfg.env.clone();
-        let esp = elf::setup_stack(&mut mem, &image, program.as_bytes(), &argv, &env)
-            .map_err(|source| SpawnError::Stack { path: program.into(), source })?;
+        let esp = elf::setup_stack(&mut mem, &image, program.as_bytes(), &argv, &env).map_err(
+            |source| SpawnError::Stack {
+                path: program.into(),
+                source,
+            },
+        )?;
         let pid = self.alloc_pid();
         let mut cpu = Cpu::new();
         cpu.eip = image.entry;
@@ -264,7 +336,13 @@ impl Kernel {
     }
 
     /// Opens a new record for the image `p` is about to run.
-    pub(crate) fn start_record(&mut self, p: &mut Process, exe: &[u8], argv: &[Vec<u8>], env: &[Vec<u8>]) {
+    pub(crate) fn start_record(
+        &mut self,
+        p: &mut Process,
+        exe: &[u8],
+        argv: &[Vec<u8>],
+        env: &[Vec<u8>],
+    ) {
         self.records.push(ProcessRecord {
             pid: p.pid,
             parent: p.ppid,
@@ -281,8 +359,12 @@ impl Kernel {
             bytes_written: 0,
         });
         self.counts.push(Box::new([0; 512]));
-        p.record = Some(self.records.len() - 1);
+        let i = self.records.len() - 1;
+        p.record = Some(i);
         p.written.clear();
+        if let Some(f) = self.observer.as_mut() {
+            f(Event::Started(i, &self.records[i]));
+        }
     }
 
     /// Closes `p`'s current record: final hashes of written files, syscall names.
@@ -296,7 +378,11 @@ impl Kernel {
                 .drain(..)
                 .map(|n| {
                     let n = n.borrow();
-                    FileAccess { path: record::text(&n.guest), sha256: record::sha256_hex(&n.data), deleted: n.unlinked }
+                    FileAccess {
+                        path: record::text(&n.guest),
+                        sha256: record::sha256_hex(&n.data),
+                        deleted: n.unlinked,
+                    }
                 })
                 .collect();
             writes.sort();
@@ -309,6 +395,9 @@ impl Kernel {
                 rec.syscalls.insert(self.table.name(nr as u32), c);
             }
         }
+        if let Some(f) = self.observer.as_mut() {
+            f(Event::Ended(i, &self.records[i]));
+        }
     }
 
     /// Runs until the first process exits (or the run stops with an error).
@@ -320,7 +409,11 @@ impl Kernel {
                 None => u64::MAX,
             };
             let before = p.cpu.insns_retired();
-            let stop = if budget == 0 { Stop::InsnLimit } else { p.cpu.run(&mut p.mem, budget) };
+            let stop = if budget == 0 {
+                Stop::InsnLimit
+            } else {
+                p.cpu.run(&mut p.mem, budget)
+            };
             let ran = p.cpu.insns_retired() - before;
             self.stats.instructions += ran;
             match p.record {
@@ -386,15 +479,24 @@ impl Kernel {
     }
 
     pub(crate) fn exe_of(&self, p: &Process) -> String {
-        p.record.map(|i| self.records[i].exe.clone()).unwrap_or_else(|| {
-            self.records.iter().rev().find(|r| r.pid == p.ppid).map(|r| r.exe.clone()).unwrap_or_default()
-        })
+        p.record
+            .map(|i| self.records[i].exe.clone())
+            .unwrap_or_else(|| {
+                self.records
+                    .iter()
+                    .rev()
+                    .find(|r| r.pid == p.ppid)
+                    .map(|r| r.exe.clone())
+                    .unwrap_or_default()
+            })
     }
 
     /// Ends the running process with `status`: closes its descriptors (writing files back),
     /// leaves a zombie for its parent, and resumes the parent.
     pub(crate) fn exit_current(&mut self, status: ExitStatus) {
-        let Some(mut p) = self.procs.pop() else { return };
+        let Some(mut p) = self.procs.pop() else {
+            return;
+        };
         if p.record.is_none() {
             // A forked child that never exec'd: record it under its parent's program.
             let exe = self.exe_of(&p);
@@ -466,5 +568,9 @@ impl Kernel {
 }
 
 fn open_stream(h: Handle, flags: u32) -> crate::vfs::OpenRef {
-    std::rc::Rc::new(std::cell::RefCell::new(crate::vfs::OpenFile { handle: h, offset: 0, flags }))
+    std::rc::Rc::new(std::cell::RefCell::new(crate::vfs::OpenFile {
+        handle: h,
+        offset: 0,
+        flags,
+    }))
 }

@@ -33,9 +33,13 @@ pub(super) fn read(k: &mut Kernel, a: [u32; 6]) -> SysResult {
             let n = (len as usize - start).min(count as usize);
             let p = k.procs.last_mut().expect("running");
             if n == 1 {
-                p.mem.write_u8(buf, node.data[start]).map_err(|_| Errno::EFAULT)?;
+                p.mem
+                    .write_u8(buf, node.data[start])
+                    .map_err(|_| Errno::EFAULT)?;
             } else {
-                p.mem.write_bytes(buf, &node.data[start..start + n]).map_err(|_| Errno::EFAULT)?;
+                p.mem
+                    .write_bytes(buf, &node.data[start..start + n])
+                    .map_err(|_| Errno::EFAULT)?;
             }
             drop(node);
             of.offset += n as u64;
@@ -43,8 +47,15 @@ pub(super) fn read(k: &mut Kernel, a: [u32; 6]) -> SysResult {
         }
         Handle::Stdin => {
             let mut tmp = vec![0u8; count.min(1 << 16) as usize];
-            let n = k.stdio.stdin.read(&mut tmp).map_err(|e| Errno::from_io(&e))?;
-            k.cur().mem.write_bytes(buf, &tmp[..n]).map_err(|_| Errno::EFAULT)?;
+            let n = k
+                .stdio
+                .stdin
+                .read(&mut tmp)
+                .map_err(|e| Errno::from_io(&e))?;
+            k.cur()
+                .mem
+                .write_bytes(buf, &tmp[..n])
+                .map_err(|_| Errno::EFAULT)?;
             n
         }
         Handle::Dir { .. } => return Err(Errno::EISDIR.into()),
@@ -86,7 +97,11 @@ pub(super) fn write(k: &mut Kernel, a: [u32; 6]) -> SysResult {
     Ok(n as u32)
 }
 
-fn stream_write(w: &mut Box<dyn Write>, data: &[u8], fatal: &mut Option<RunError>) -> Result<usize, Errno> {
+fn stream_write(
+    w: &mut Box<dyn Write>,
+    data: &[u8],
+    fatal: &mut Option<RunError>,
+) -> Result<usize, Errno> {
     match w.write_all(data) {
         Ok(()) => Ok(data.len()),
         Err(e) => {
@@ -120,7 +135,11 @@ pub(super) fn open(k: &mut Kernel, a: [u32; 6]) -> SysResult {
         }
         if readable && k.cfg.record_files {
             let n = node.borrow();
-            let acc = FileAccess { path: record::text(&n.guest), sha256: record::sha256_hex(&n.data), deleted: false };
+            let acc = FileAccess {
+                path: record::text(&n.guest),
+                sha256: record::sha256_hex(&n.data),
+                deleted: false,
+            };
             let reads = &mut k.records[i].reads;
             if !reads.contains(&acc) {
                 reads.push(acc);
@@ -131,12 +150,26 @@ pub(super) fn open(k: &mut Kernel, a: [u32; 6]) -> SysResult {
 }
 
 pub(super) fn creat(k: &mut Kernel, a: [u32; 6]) -> SysResult {
-    open(k, [a[0], oflag::WRONLY | oflag::CREAT | oflag::TRUNC, a[1], 0, 0, 0])
+    open(
+        k,
+        [
+            a[0],
+            oflag::WRONLY | oflag::CREAT | oflag::TRUNC,
+            a[1],
+            0,
+            0,
+            0,
+        ],
+    )
 }
 
 pub(super) fn close(k: &mut Kernel, a: [u32; 6]) -> SysResult {
     let p = k.cur();
-    let f = p.fds.get_mut(a[0] as usize).and_then(|f| f.take()).ok_or(Errno::EBADF)?;
+    let f = p
+        .fds
+        .get_mut(a[0] as usize)
+        .and_then(|f| f.take())
+        .ok_or(Errno::EBADF)?;
     if let Err(e) = k.release(f) {
         k.fatal.get_or_insert(e.into());
         return Err(Errno::EIO.into());
@@ -151,7 +184,11 @@ pub(super) fn lseek(k: &mut Kernel, a: [u32; 6]) -> SysResult {
 }
 
 /// Resolves a path argument against the running process's directory.
-fn with_path<T>(k: &mut Kernel, addr: u32, f: impl FnOnce(&mut crate::vfs::Vfs, &[u8], &[u8], u32) -> Result<T, Errno>) -> Result<T, SysError> {
+fn with_path<T>(
+    k: &mut Kernel,
+    addr: u32,
+    f: impl FnOnce(&mut crate::vfs::Vfs, &[u8], &[u8], u32) -> Result<T, Errno>,
+) -> Result<T, SysError> {
     let p = k.procs.last().expect("running");
     let path = guest_path(p, addr)?;
     let (cwd, umask) = (p.cwd.clone(), p.umask);
@@ -195,7 +232,10 @@ pub(super) fn readlink(k: &mut Kernel, a: [u32; 6]) -> SysResult {
     }
     let t = with_path(k, a[0], |v, cwd, p, _| v.readlink(cwd, p))?;
     let n = t.len().min(size as usize);
-    k.cur().mem.write_bytes(buf, &t[..n]).map_err(|_| Errno::EFAULT)?;
+    k.cur()
+        .mem
+        .write_bytes(buf, &t[..n])
+        .map_err(|_| Errno::EFAULT)?;
     Ok(n as u32)
 }
 

@@ -5,7 +5,14 @@ use crate::errno::Errno;
 use crate::kernel::Kernel;
 
 /// What uname reports: (sysname, nodename, release, version, machine, domainname).
-pub const UNAME: [&str; 6] = ["Linux", "stage0", "4.19.0", "#1 stage0-runner", "i686", "(none)"];
+pub const UNAME: [&str; 6] = [
+    "Linux",
+    "stage0",
+    "4.19.0",
+    "#1 stage0-runner",
+    "i686",
+    "(none)",
+];
 
 pub(super) fn time(k: &mut Kernel, a: [u32; 6]) -> SysResult {
     let t = k.cfg.source_date_epoch;
@@ -20,7 +27,10 @@ fn write_utsname(k: &mut Kernel, addr: u32, fields: usize) -> SysResult {
     for (i, f) in UNAME.iter().take(fields).enumerate() {
         buf[65 * i..65 * i + f.len()].copy_from_slice(f.as_bytes());
     }
-    k.cur().mem.write_bytes(addr, &buf).map_err(|_| Errno::EFAULT)?;
+    k.cur()
+        .mem
+        .write_bytes(addr, &buf)
+        .map_err(|_| Errno::EFAULT)?;
     Ok(0)
 }
 

@@ -85,7 +85,14 @@ impl Kernel {
         let p = self.procs.last().expect("a process is running");
         let r = &p.cpu.regs;
         let nr = r[reg::EAX];
-        let args = [r[reg::EBX], r[reg::ECX], r[reg::EDX], r[reg::ESI], r[reg::EDI], r[reg::EBP]];
+        let args = [
+            r[reg::EBX],
+            r[reg::ECX],
+            r[reg::EDX],
+            r[reg::ESI],
+            r[reg::EDI],
+            r[reg::EBP],
+        ];
         let pid = p.pid;
         self.stats.syscalls += 1;
         if let Some(i) = p.record {
@@ -147,11 +154,23 @@ impl Kernel {
         out
     }
 
-    fn trace(&mut self, pid: u32, sc: Option<(&Syscall, String)>, nr: u32, args: [u32; 6], res: &SysResult) {
-        let Some(w) = self.strace.as_mut() else { return };
+    fn trace(
+        &mut self,
+        pid: u32,
+        sc: Option<(&Syscall, String)>,
+        nr: u32,
+        args: [u32; 6],
+        res: &SysResult,
+    ) {
+        let Some(w) = self.strace.as_mut() else {
+            return;
+        };
         let call = match sc {
             Some((s, a)) => format!("{}({a})", s.name),
-            None => format!("syscall_{nr}({:#x}, {:#x}, {:#x})", args[0], args[1], args[2]),
+            None => format!(
+                "syscall_{nr}({:#x}, {:#x}, {:#x})",
+                args[0], args[1], args[2]
+            ),
         };
         let ret = match res {
             Ok(v) => format!("{}", *v as i32),
@@ -164,7 +183,10 @@ impl Kernel {
 
 /// Reads a NUL-terminated path argument from guest memory.
 pub(crate) fn guest_path(p: &Process, addr: u32) -> Result<Vec<u8>, Errno> {
-    let s = p.mem.read_cstr(addr, crate::vfs::path::PATH_MAX).map_err(|_| Errno::EFAULT)?;
+    let s = p
+        .mem
+        .read_cstr(addr, crate::vfs::path::PATH_MAX)
+        .map_err(|_| Errno::EFAULT)?;
     if s.len() >= crate::vfs::path::PATH_MAX {
         return Err(Errno::ENAMETOOLONG);
     }

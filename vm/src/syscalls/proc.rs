@@ -53,13 +53,21 @@ pub(super) fn waitpid(k: &mut Kernel, a: [u32; 6]) -> SysResult {
         return Err(Errno::EINVAL.into());
     }
     let me = k.cur().pid;
-    let pos = k.zombies.iter().position(|&(pid, ppid, _)| ppid == me && (want <= 0 || pid == want as u32));
+    let pos = k
+        .zombies
+        .iter()
+        .position(|&(pid, ppid, _)| ppid == me && (want <= 0 || pid == want as u32));
     // Children run to completion before their parent resumes, so a child is either a
     // zombie here or already reaped: nothing ever has to block.
-    let Some(i) = pos else { return Err(Errno::ECHILD.into()) };
+    let Some(i) = pos else {
+        return Err(Errno::ECHILD.into());
+    };
     let (pid, _, status) = k.zombies[i];
     if status_addr != 0 {
-        k.cur().mem.write_u32(status_addr, status.wait_status()).map_err(|_| Errno::EFAULT)?;
+        k.cur()
+            .mem
+            .write_u32(status_addr, status.wait_status())
+            .map_err(|_| Errno::EFAULT)?;
     }
     k.zombies.remove(i);
     Ok(pid)
@@ -96,7 +104,10 @@ fn string_array(p: &Process, mut addr: u32) -> Result<Vec<Vec<u8>>, Errno> {
         if out.len() >= MAX_ARGS {
             return Err(Errno::E2BIG);
         }
-        let s = p.mem.read_cstr(ptr, MAX_ARG_LEN).map_err(|_| Errno::EFAULT)?;
+        let s = p
+            .mem
+            .read_cstr(ptr, MAX_ARG_LEN)
+            .map_err(|_| Errno::EFAULT)?;
         if s.len() >= MAX_ARG_LEN {
             return Err(Errno::E2BIG);
         }
@@ -137,7 +148,9 @@ pub(super) fn execve(k: &mut Kernel, a: [u32; 6]) -> SysResult {
     p.brk = image.brk;
     p.stack_bottom = Process::initial_stack_bottom(esp);
     for i in 0..p.fds.len() {
-        let cloexec = p.fds[i].as_ref().is_some_and(|f| f.borrow().flags & oflag::CLOEXEC != 0);
+        let cloexec = p.fds[i]
+            .as_ref()
+            .is_some_and(|f| f.borrow().flags & oflag::CLOEXEC != 0);
         if cloexec {
             let f = p.fds[i].take().expect("checked");
             if let Err(e) = k.release(f) {

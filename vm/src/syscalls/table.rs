@@ -7,7 +7,12 @@ use super::{fs, info, proc, Syscall};
 
 macro_rules! sc {
     ($nr:expr, $name:ident, $module:ident, $args:expr) => {
-        Syscall { nr: $nr, name: stringify!($name), handler: $module::$name, args: $args }
+        Syscall {
+            nr: $nr,
+            name: stringify!($name),
+            handler: $module::$name,
+            args: $args,
+        }
     };
 }
 

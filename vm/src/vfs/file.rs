@@ -40,7 +40,9 @@ pub enum Handle {
     /// A regular file.
     File(FileRef),
     /// A directory opened for fchdir.
-    Dir { guest: Vec<u8> },
+    Dir {
+        guest: Vec<u8>,
+    },
     /// The run's standard input, output and error streams.
     Stdin,
     Stdout,

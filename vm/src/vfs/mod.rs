@@ -42,9 +42,15 @@ impl Vfs {
     pub fn new(root: &Path) -> io::Result<Vfs> {
         let root = root.canonicalize()?;
         if !root.is_dir() {
-            return Err(io::Error::new(io::ErrorKind::NotADirectory, "sandbox root is not a directory"));
+            return Err(io::Error::new(
+                io::ErrorKind::NotADirectory,
+                "sandbox root is not a directory",
+            ));
         }
-        Ok(Vfs { root, open: HashMap::new() })
+        Ok(Vfs {
+            root,
+            open: HashMap::new(),
+        })
     }
 
     /// The host directory that is the guest's `/`.
@@ -76,7 +82,14 @@ impl Vfs {
     }
 
     /// open(2). `mode` applies when the file is created.
-    pub fn open(&mut self, cwd: &[u8], path: &[u8], flags: u32, mode: u32, umask: u32) -> Result<OpenFile, Errno> {
+    pub fn open(
+        &mut self,
+        cwd: &[u8],
+        path: &[u8],
+        flags: u32,
+        mode: u32,
+        umask: u32,
+    ) -> Result<OpenFile, Errno> {
         let follow = flags & oflag::NOFOLLOW == 0;
         let r = self.resolve(cwd, path, follow)?;
         let acc = flags & oflag::ACCMODE;
@@ -91,7 +104,11 @@ impl Vfs {
                 Handle::Dir { guest: r.guest }
             }
             _ if flags & oflag::DIRECTORY != 0 => {
-                return Err(if r.kind.is_none() { Errno::ENOENT } else { Errno::ENOTDIR })
+                return Err(if r.kind.is_none() {
+                    Errno::ENOENT
+                } else {
+                    Errno::ENOTDIR
+                })
             }
             Some(NodeKind::File) => {
                 if flags & oflag::CREAT != 0 && flags & oflag::EXCL != 0 {
@@ -142,7 +159,11 @@ impl Vfs {
                 Handle::File(n)
             }
         };
-        Ok(OpenFile { handle, offset: 0, flags })
+        Ok(OpenFile {
+            handle,
+            offset: 0,
+            flags,
+        })
     }
 
     /// Called after a descriptor's open file description went away: writes the file back
@@ -243,7 +264,9 @@ impl Vfs {
             return Err(Errno::EINVAL);
         }
         let r = self.resolve(cwd, path, true)?;
-        let Some(kind) = r.kind else { return Err(Errno::ENOENT) };
+        let Some(kind) = r.kind else {
+            return Err(Errno::ENOENT);
+        };
         if mode & 1 != 0 && kind != NodeKind::Dir && host_mode(&r.host) & 0o111 == 0 {
             return Err(Errno::EACCES);
         }
@@ -263,7 +286,11 @@ impl Vfs {
     pub fn readlink(&self, cwd: &[u8], path: &[u8]) -> Result<Vec<u8>, Errno> {
         let r = self.resolve(cwd, path, false)?;
         if r.kind != Some(NodeKind::Symlink) {
-            return Err(if r.kind.is_none() { Errno::ENOENT } else { Errno::EINVAL });
+            return Err(if r.kind.is_none() {
+                Errno::ENOENT
+            } else {
+                Errno::EINVAL
+            });
         }
         let t = std::fs::read_link(&r.host).map_err(|e| Errno::from_io(&e))?;
         Ok(path_bytes(&t))
@@ -307,7 +334,9 @@ fn set_mode(_p: &Path, _mode: u32) -> io::Result<()> {
 #[cfg(unix)]
 fn host_mode(p: &Path) -> u32 {
     use std::os::unix::fs::PermissionsExt;
-    std::fs::metadata(p).map(|m| m.permissions().mode() & 0o7777).unwrap_or(0)
+    std::fs::metadata(p)
+        .map(|m| m.permissions().mode() & 0o7777)
+        .unwrap_or(0)
 }
 #[cfg(not(unix))]
 fn host_mode(_p: &Path) -> u32 {

@@ -38,7 +38,8 @@ pub enum NodeKind {
 
 /// Splits a guest path into its components, dropping empty ones and `.`.
 fn components(path: &[u8]) -> impl DoubleEndedIterator<Item = &[u8]> {
-    path.split(|&b| b == b'/').filter(|c| !c.is_empty() && *c != b".")
+    path.split(|&b| b == b'/')
+        .filter(|c| !c.is_empty() && *c != b".")
 }
 
 /// Joins components into a normalised absolute guest path.
@@ -101,7 +102,11 @@ pub fn resolve(root: &Path, cwd: &[u8], path: &[u8], follow_last: bool) -> Resul
             return Err(Errno::ENAMETOOLONG);
         }
         if kind != Some(NodeKind::Dir) {
-            return Err(if kind.is_none() { Errno::ENOENT } else { Errno::ENOTDIR });
+            return Err(if kind.is_none() {
+                Errno::ENOENT
+            } else {
+                Errno::ENOTDIR
+            });
         }
         if c == b".." {
             done.pop();
@@ -149,7 +154,11 @@ pub fn resolve(root: &Path, cwd: &[u8], path: &[u8], follow_last: bool) -> Resul
     if path.last() == Some(&b'/') && kind.is_some() && kind != Some(NodeKind::Dir) {
         return Err(Errno::ENOTDIR);
     }
-    Ok(Resolved { guest: join_guest(&done), host: host_of(root, &done), kind })
+    Ok(Resolved {
+        guest: join_guest(&done),
+        host: host_of(root, &done),
+        kind,
+    })
 }
 
 fn host_of(root: &Path, parts: &[Vec<u8>]) -> PathBuf {
@@ -215,12 +224,21 @@ mod tests {
         symlink(d.path().join("secret"), root.join("esc")).unwrap();
         symlink("/a/file", root.join("ok")).unwrap();
         symlink("../../secret", root.join("a/b/rel")).unwrap();
-        // The host-absolute target is read as a guest path, which does not exist inside.
-        let r = resolve(&root, b"/", b"/esc", true).unwrap();
-        assert!(r.host.starts_with(&root));
-        assert_eq!(r.kind, None);
+        // The host-absolute target is read as a guest path, whose directories do not exist
+        // inside the root.
+        assert_eq!(resolve(&root, b"/", b"/esc", true), Err(Errno::ENOENT));
+        std::fs::write(root.join("secret"), b"guest's own").unwrap();
+        symlink("/secret", root.join("abs")).unwrap();
+        let r = resolve(&root, b"/a", b"/abs", true).unwrap();
+        assert_eq!(
+            (r.host, r.kind),
+            (root.join("secret"), Some(NodeKind::File))
+        );
         let r = resolve(&root, b"/", b"ok", true).unwrap();
-        assert_eq!((r.guest.as_slice(), r.kind), (&b"/a/file"[..], Some(NodeKind::File)));
+        assert_eq!(
+            (r.guest.as_slice(), r.kind),
+            (&b"/a/file"[..], Some(NodeKind::File))
+        );
         let r = resolve(&root, b"/", b"/a/b/rel", true).unwrap();
         assert_eq!(r.guest, b"/secret");
         assert!(r.host.starts_with(&root));

@@ -1,0 +1,10 @@
+//! Run and verify the stage0-posix bootstrap chain inside the `vm` emulator.
+//!
+//! The library behind the `stage0-runner` command, so other tools (the StageX pipeline,
+//! tests) can run a chain and read its provenance.
+
+pub mod chain;
+pub mod exec;
+pub mod provenance;
+pub mod run_cmd;
+pub mod summary;

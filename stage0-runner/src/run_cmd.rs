@@ -1,0 +1,348 @@
+//! `stage0-runner run`: the whole chain in the emulator, verified.
+
+use std::cell::RefCell;
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use clap::Args;
+use vm::kernel::{Config, Event, Kernel, Stdio};
+use vm::ExitStatus;
+
+use crate::chain::{self, answers, preflight, Layout};
+use crate::provenance::{self, Provenance};
+use crate::summary;
+
+#[derive(Args)]
+pub struct RunArgs {
+    /// Which kind of tree TREE is.
+    #[arg(long, value_enum, default_value = "upstream")]
+    pub layout: Layout,
+    /// Answers file (sha256sum format, paths relative to TREE); default: TREE/x86.answers.
+    #[arg(long, value_name = "FILE")]
+    pub answers: Option<PathBuf>,
+    /// Write the run's provenance (deterministic JSON) to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub provenance: Option<PathBuf>,
+    /// Write wall times and rates (JSON) to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
+    /// Reference provenance: on a mismatch, name the first step whose output differs.
+    #[arg(long, value_name = "PROVENANCE")]
+    pub compare: Option<PathBuf>,
+    /// A finished reference tree, to show a binary diff of the first differing output.
+    #[arg(long, value_name = "DIR", requires = "compare")]
+    pub compare_tree: Option<PathBuf>,
+    /// Log every guest syscall to FILE (like qemu -strace).
+    #[arg(long, value_name = "FILE")]
+    pub strace: Option<PathBuf>,
+    /// Write everything the guests print to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub log: Option<PathBuf>,
+    /// Stop the run after this many guest instructions.
+    #[arg(long)]
+    pub max_insns: Option<u64>,
+    /// Run the commands of this script (one per line, paths relative to TREE) instead of
+    /// the layout's own; the seed and submodule checks are skipped (custom chains).
+    #[arg(long, value_name = "FILE", conflicts_with = "layout")]
+    pub script: Option<PathBuf>,
+    /// Print only the verdict.
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// The tree to run (default ./stage0-posix).
+    pub tree: Option<PathBuf>,
+}
+
+/// What a finished run produced, for the summary and the files.
+pub struct Outcome {
+    pub records: Vec<vm::ProcessRecord>,
+    pub walls: Vec<Duration>,
+    pub checked: Vec<answers::Checked>,
+    pub failure: Option<String>,
+    pub wall: Duration,
+    pub instructions: u64,
+    pub syscalls: u64,
+}
+
+pub fn run(a: RunArgs) -> u8 {
+    let tree = a
+        .tree
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("stage0-posix"));
+    let plan = match &a.script {
+        Some(script) => chain::upstream::plan_script(script).map(|mut p| {
+            p.outputs.clear();
+            p
+        }),
+        None => chain::plan(&tree, a.layout),
+    };
+    let plan = match plan {
+        Ok(p) => Some(p),
+        Err(e) if tree.is_dir() => {
+            eprintln!(
+                "stage0-runner: cannot read the chain from {}: {e}",
+                tree.display()
+            );
+            return 2;
+        }
+        Err(_) => None,
+    };
+    let answers_path = a.answers.clone().or_else(|| {
+        plan.as_ref()?
+            .answers
+            .as_ref()
+            .map(|p| tree.join(p.trim_start_matches('/')))
+    });
+    let problems = match &a.script {
+        Some(_) => preflight::check_custom(&tree, plan.as_ref(), answers_path.as_deref()),
+        None => preflight::check(&tree, plan.as_ref(), a.layout, answers_path.as_deref()),
+    };
+    if !problems.is_empty() {
+        eprintln!("stage0-runner: the tree is not ready:");
+        for p in &problems {
+            eprintln!("  - {p}");
+        }
+        return 2;
+    }
+    let plan = plan.expect("preflight passed");
+    let inputs = match provenance::hash_inputs(&tree, &plan.outputs) {
+        Ok(i) => i,
+        Err(e) => {
+            eprintln!("stage0-runner: hashing the tree's inputs: {e}");
+            return 2;
+        }
+    };
+    let outcome = match execute(&tree, &plan, &a) {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("stage0-runner: {e}");
+            return 2;
+        }
+    };
+    let answers_name = answers_path.as_ref().map(|p| {
+        p.file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .into_owned()
+    });
+    let prov = Provenance {
+        format: provenance::FORMAT.into(),
+        layout: format!("{:?}", plan.layout).to_lowercase(),
+        inputs,
+        processes: outcome
+            .records
+            .iter()
+            .map(provenance::Process::from)
+            .collect(),
+        answers: answers_name
+            .as_ref()
+            .map(|n| provenance::answers(n, &outcome.checked)),
+    };
+    let mut failed = outcome.failure.is_some() || outcome.checked.iter().any(|c| !c.ok());
+    if let Some(path) = &a.provenance {
+        if let Err(e) = write_json(path, &prov) {
+            eprintln!("stage0-runner: writing provenance {}: {e}", path.display());
+            failed = true;
+        }
+    }
+    if let Some(path) = &a.report {
+        if let Err(e) = write_json(path, &summary::report(&outcome)) {
+            eprintln!("stage0-runner: writing report {}: {e}", path.display());
+            failed = true;
+        }
+    }
+    if !a.quiet {
+        summary::print_table(&outcome);
+    }
+    if let Some(f) = &outcome.failure {
+        eprintln!("stage0-runner: {f}");
+    }
+    for c in outcome.checked.iter().filter(|c| !c.ok()) {
+        match &c.actual {
+            Some(h) => eprintln!("MISMATCH {}: sha256 {h}, expected {}", c.path, c.expected),
+            None => eprintln!(
+                "MISSING  {}: not produced (expected sha256 {})",
+                c.path, c.expected
+            ),
+        }
+    }
+    if failed {
+        if let Some(reference) = &a.compare {
+            compare(&prov, reference, &tree, a.compare_tree.as_deref());
+        }
+    }
+    let matched = outcome.checked.iter().filter(|c| c.ok()).count();
+    let verdict = if failed { "FAILED" } else { "VERIFIED" };
+    println!(
+        "{verdict}: {matched}/{} answers match ({} programs, {} instructions, {:.1} s)",
+        outcome.checked.len(),
+        outcome.records.len(),
+        outcome.instructions,
+        outcome.wall.as_secs_f64()
+    );
+    u8::from(failed)
+}
+
+fn write_json<T: serde::Serialize>(path: &Path, v: &T) -> std::io::Result<()> {
+    let mut text = serde_json::to_string_pretty(v).map_err(std::io::Error::other)?;
+    text.push('\n');
+    std::fs::write(path, text)
+}
+
+/// Runs every step of the plan in one emulated kernel.
+pub fn execute(tree: &Path, plan: &chain::Plan, a: &RunArgs) -> Result<Outcome, String> {
+    for out in &plan.outputs {
+        let dir = tree.join(out.trim_start_matches('/'));
+        std::fs::create_dir_all(&dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
+    }
+    for (path, data) in &plan.files {
+        let p = tree.join(path.trim_start_matches('/'));
+        std::fs::write(&p, data).map_err(|e| format!("writing {}: {e}", p.display()))?;
+    }
+    let log: Box<dyn std::io::Write> = match &a.log {
+        Some(p) => Box::new(std::io::BufWriter::new(
+            std::fs::File::create(p).map_err(|e| format!("--log {}: {e}", p.display()))?,
+        )),
+        None => Box::new(std::io::sink()),
+    };
+    let shared = Rc::new(RefCell::new(log));
+    let stdio = Stdio {
+        stdin: Box::new(std::io::empty()),
+        stdout: Box::new(SharedLog(shared.clone())),
+        stderr: Box::new(SharedLog(shared.clone())),
+    };
+    let mut cfg = Config::new(tree);
+    cfg.max_insns = a.max_insns;
+    let mut kernel = Kernel::new(cfg, stdio).map_err(|e| e.to_string())?;
+    if let Some(p) = &a.strace {
+        let f = std::fs::File::create(p).map_err(|e| format!("--strace {}: {e}", p.display()))?;
+        kernel.set_strace(Box::new(std::io::BufWriter::new(f)));
+    }
+    let bar = summary::progress(a.quiet);
+    // Per record: when it started, and how long it ran once it ended.
+    type Timing = Rc<RefCell<Vec<(Instant, Option<Duration>)>>>;
+    let timing: Timing = Rc::default();
+    {
+        let (timing, bar) = (timing.clone(), bar.clone());
+        kernel.set_observer(Box::new(move |ev| match ev {
+            Event::Started(i, r) => {
+                timing.borrow_mut().push((Instant::now(), None));
+                bar.set_position(i as u64 + 1);
+                bar.set_message(r.argv.join(" "));
+            }
+            Event::Ended(i, _) => {
+                let mut t = timing.borrow_mut();
+                let start = t[i].0;
+                t[i].1 = Some(start.elapsed());
+            }
+        }));
+    }
+    let start = Instant::now();
+    let mut failure = None;
+    for step in &plan.steps {
+        kernel.set_env(step.env.iter().map(|e| e.as_bytes().to_vec()).collect());
+        if let Err(e) = kernel.spawn(&step.cwd, &step.argv[0], &step.argv) {
+            failure = Some(format!(
+                "step `{}` could not start: {e}",
+                step.argv.join(" ")
+            ));
+            break;
+        }
+        match kernel.run() {
+            Ok(ExitStatus::Code(0)) => {}
+            Ok(s) => {
+                failure = Some(format!(
+                    "step `{}` failed with status {}",
+                    step.argv.join(" "),
+                    s.shell_code()
+                ));
+                break;
+            }
+            Err(e) => {
+                failure = Some(format!("step `{}` stopped: {e}", step.argv.join(" ")));
+                break;
+            }
+        }
+    }
+    bar.finish_and_clear();
+    let _ = shared.borrow_mut().flush();
+    for f in kernel.faults() {
+        eprintln!("stage0-runner: {f}");
+    }
+    let wall = start.elapsed();
+    let checked = match plan_answers(tree, plan, a) {
+        Some(list) => answers::check(tree, &list),
+        None => Vec::new(),
+    };
+    let walls = timing
+        .borrow()
+        .iter()
+        .map(|(s, d)| d.unwrap_or_else(|| s.elapsed()))
+        .collect();
+    Ok(Outcome {
+        records: kernel.records().to_vec(),
+        walls,
+        checked,
+        failure,
+        wall,
+        instructions: kernel.stats().instructions,
+        syscalls: kernel.stats().syscalls,
+    })
+}
+
+fn plan_answers(tree: &Path, plan: &chain::Plan, a: &RunArgs) -> Option<Vec<answers::Answer>> {
+    let path = a.answers.clone().or_else(|| {
+        plan.answers
+            .as_ref()
+            .map(|p| tree.join(p.trim_start_matches('/')))
+    })?;
+    answers::parse(&std::fs::read_to_string(path).ok()?).ok()
+}
+
+fn compare(ours: &Provenance, reference: &Path, tree: &Path, ref_tree: Option<&Path>) {
+    let theirs: Provenance = match std::fs::read_to_string(reference)
+        .map_err(|e| e.to_string())
+        .and_then(|t| serde_json::from_str(&t).map_err(|e| e.to_string()))
+    {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("stage0-runner: --compare {}: {e}", reference.display());
+            return;
+        }
+    };
+    let Some((i, what)) = provenance::first_difference(ours, &theirs) else {
+        eprintln!("compare: every process matches the reference provenance");
+        return;
+    };
+    let argv = ours
+        .processes
+        .get(i)
+        .map(|p| p.argv.join(" "))
+        .unwrap_or_default();
+    eprintln!(
+        "compare: first differing step is #{} `{argv}`: {what}",
+        i + 1
+    );
+    let (Some(rt), Some(p)) = (ref_tree, ours.processes.get(i)) else {
+        return;
+    };
+    for w in &p.writes {
+        let rel = w.path.trim_start_matches('/');
+        if let (Ok(a), Ok(b)) = (std::fs::read(tree.join(rel)), std::fs::read(rt.join(rel))) {
+            if a != b {
+                eprintln!("compare: {}: {}", w.path, provenance::binary_diff(&a, &b));
+            }
+        }
+    }
+}
+
+struct SharedLog(Rc<RefCell<Box<dyn std::io::Write>>>);
+
+impl std::io::Write for SharedLog {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.borrow_mut().write(buf)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.0.borrow_mut().flush()
+    }
+}

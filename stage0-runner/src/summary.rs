@@ -1,0 +1,109 @@
+//! What a person sees: the progress bar, the per-step table, the timing report.
+
+use indicatif::{ProgressBar, ProgressStyle};
+use serde::Serialize;
+
+use crate::run_cmd::Outcome;
+
+/// A spinner showing how many programs ran and the current command line.
+pub fn progress(quiet: bool) -> ProgressBar {
+    if quiet {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new_spinner();
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} [{elapsed_precise}] program {pos}: {wide_msg}")
+            .expect("valid template"),
+    );
+    bar.enable_steady_tick(std::time::Duration::from_millis(200));
+    bar
+}
+
+fn short(argv: &[String]) -> String {
+    let prog = argv
+        .first()
+        .map(|p| p.rsplit('/').next().unwrap_or(p))
+        .unwrap_or("");
+    // The output file names the step best: the argument after -o, or the last one.
+    let out = argv
+        .iter()
+        .position(|a| a == "-o" || a == "--output")
+        .and_then(|i| argv.get(i + 1))
+        .or(argv.last().filter(|_| argv.len() > 1));
+    match out {
+        Some(o) => format!("{prog} → {}", o.rsplit('/').next().unwrap_or(o)),
+        None => prog.to_string(),
+    }
+}
+
+/// Prints one row per program image to stderr.
+pub fn print_table(o: &Outcome) {
+    eprintln!(
+        "{:>4}  {:<44} {:>15} {:>11} {:>11} {:>11} {:>9}",
+        "#", "program", "instructions", "syscalls", "read B", "written B", "wall s"
+    );
+    for (i, r) in o.records.iter().enumerate() {
+        let calls: u64 = r.syscalls.values().sum();
+        let wall = o.walls.get(i).map(|d| d.as_secs_f64()).unwrap_or(0.0);
+        eprintln!(
+            "{:>4}  {:<44} {:>15} {:>11} {:>11} {:>11} {:>9.3}",
+            i + 1,
+            short(&r.argv),
+            r.instructions,
+            calls,
+            r.bytes_read,
+            r.bytes_written,
+            wall
+        );
+    }
+    let secs = o.wall.as_secs_f64().max(1e-9);
+    eprintln!(
+        "total: {} programs, {} instructions, {} syscalls, {:.1} s wall, {:.0} M instructions/s",
+        o.records.len(),
+        o.instructions,
+        o.syscalls,
+        secs,
+        o.instructions as f64 / secs / 1e6
+    );
+}
+
+/// The --report file: wall times and rates (host-dependent, unlike provenance).
+#[derive(Serialize)]
+pub struct Report {
+    pub wall_seconds: f64,
+    pub instructions: u64,
+    pub syscalls: u64,
+    pub instructions_per_second: f64,
+    pub host: String,
+    pub processes: Vec<ReportRow>,
+}
+
+/// One program image's timing.
+#[derive(Serialize)]
+pub struct ReportRow {
+    pub argv: Vec<String>,
+    pub instructions: u64,
+    pub wall_seconds: f64,
+}
+
+/// Builds the report.
+pub fn report(o: &Outcome) -> Report {
+    let secs = o.wall.as_secs_f64();
+    Report {
+        wall_seconds: secs,
+        instructions: o.instructions,
+        syscalls: o.syscalls,
+        instructions_per_second: o.instructions as f64 / secs.max(1e-9),
+        host: format!("{}-{}", std::env::consts::ARCH, std::env::consts::OS),
+        processes: o
+            .records
+            .iter()
+            .enumerate()
+            .map(|(i, r)| ReportRow {
+                argv: r.argv.clone(),
+                instructions: r.instructions,
+                wall_seconds: o.walls.get(i).map(|d| d.as_secs_f64()).unwrap_or(0.0),
+            })
+            .collect(),
+    }
+}

@@ -116,6 +116,11 @@ pub fn copy(src: &str, dst: &str) -> Vec<u8> {
 /// pointer 0; the parent waits and exits with the child's exit code plus 1 (so the test sees
 /// both ran). If execve fails the child exits 100 + errno.
 pub fn fork_exec_wait(path: &str, arg: &str) -> Vec<u8> {
+    fork_exec_wait_plus(path, arg, 1)
+}
+
+/// Like [`fork_exec_wait`], exiting with the child's exit code plus `bias`.
+pub fn fork_exec_wait_plus(path: &str, arg: &str, bias: u32) -> Vec<u8> {
     let (p, g) = (cstr(path), cstr(arg));
     build_with_data(&[&p, &g, &[0; 12], &[0; 4]], 64, move |a, m| {
         let (lp, la, argv, status) = (m[0], m[1], m[2], m[3]);
@@ -129,7 +134,7 @@ pub fn fork_exec_wait(path: &str, arg: &str) -> Vec<u8> {
         sys(a, 7)?;
         a.mov(ebx, dword_ptr(status))?;
         a.shr(ebx, 8)?;
-        a.inc(ebx)?;
+        a.add(ebx, bias)?;
         exit_with_ebx(a)?;
         a.set_label(&mut child)?;
         a.mov(ecx, argv)?;

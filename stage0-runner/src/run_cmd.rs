@@ -71,7 +71,9 @@ pub fn run(a: RunArgs) -> u8 {
         .unwrap_or_else(|| PathBuf::from("stage0-posix"));
     let plan = match &a.script {
         Some(script) => chain::upstream::plan_script(script).map(|mut p| {
+            // A custom chain has only the outputs and answers the user names.
             p.outputs.clear();
+            p.answers = None;
             p
         }),
         None => chain::plan(&tree, a.layout),

@@ -14,9 +14,8 @@ pub const KAEM_OPTIONAL_SEED_SHA256: &str =
 pub const CLONE_HINT: &str = "git clone --recursive https://github.com/oriansj/stage0-posix.git \
 (or, in an existing clone: git submodule update --init --recursive)";
 
-/// (directory, a file it must contain) for each submodule the x86 chain uses.
-const UPSTREAM_PARTS: &[(&str, &str)] = &[
-    ("bootstrap-seeds", "POSIX/x86/hex0-seed"),
+/// (directory, a file it must contain) for each source the x86 chain uses, in both layouts.
+const SOURCES: &[(&str, &str)] = &[
     ("x86", "hex0_x86.hex0"),
     ("M2libc", "x86/ELF-x86-debug.hex2"),
     ("M2-Planet", "cc.c"),
@@ -25,15 +24,13 @@ const UPSTREAM_PARTS: &[(&str, &str)] = &[
     ("mescc-tools-extra", "sha256sum.c"),
 ];
 
-const STAGEX_PARTS: &[(&str, &str)] = &[
-    ("hex0-seed", ""),
-    ("x86", "hex0_x86.hex0"),
-    ("M2libc", "x86/ELF-x86-debug.hex2"),
-    ("M2-Planet", "cc.c"),
-    ("M2-Mesoplanet", "cc.c"),
-    ("mescc-tools", "hex2.c"),
-    ("mescc-tools-extra", "sha256sum.c"),
-];
+/// Where each layout keeps the seed, besides [`SOURCES`].
+fn seed_part(layout: Layout) -> (&'static str, &'static str) {
+    match layout {
+        Layout::Upstream => ("bootstrap-seeds", "POSIX/x86/hex0-seed"),
+        Layout::Stagex => ("hex0-seed", ""),
+    }
+}
 
 /// Checks for a custom chain (`--script`): the tree exists, the script has commands, the
 /// answers file parses.
@@ -89,11 +86,7 @@ pub fn check(
         ));
         return problems;
     }
-    let parts = match layout {
-        Layout::Upstream => UPSTREAM_PARTS,
-        Layout::Stagex => STAGEX_PARTS,
-    };
-    for (dir, marker) in parts {
+    for (dir, marker) in std::iter::once(seed_part(layout)).chain(SOURCES.iter().copied()) {
         let p = tree.join(dir).join(marker);
         if !p.exists() {
             let fix = match layout {

@@ -87,7 +87,12 @@ pub fn check(
         return problems;
     }
     for (dir, marker) in std::iter::once(seed_part(layout)).chain(SOURCES.iter().copied()) {
-        let p = tree.join(dir).join(marker);
+        // An empty marker means the entry is a file itself (join("") would add a '/').
+        let p = if marker.is_empty() {
+            tree.join(dir)
+        } else {
+            tree.join(dir).join(marker)
+        };
         if !p.exists() {
             let fix = match layout {
                 Layout::Upstream => format!("the {dir} submodule is not checked out; run: git submodule update --init --recursive (or {CLONE_HINT})"),

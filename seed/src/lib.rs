@@ -36,6 +36,7 @@ pub mod m1;
 pub mod numbers;
 pub mod programs;
 pub mod source;
+pub mod sourcemap;
 #[cfg(feature = "testgen")]
 pub mod testgen;
 

@@ -11,7 +11,9 @@ use std::path::PathBuf;
 
 use crate::cpu::{self, Cpu, FaultKind, Stop};
 use crate::elf::{self, ElfError, StackError};
+use crate::engine::{AnyEngine, EngineError, EngineKind};
 use crate::errno::Errno;
+use crate::lockstep::{Counts, SharedCounts};
 use crate::memory::GuestMemory;
 use crate::process::Process;
 use crate::record::{self, ExitStatus, FileAccess, ProcessRecord, RecordEnd};
@@ -36,6 +38,8 @@ pub struct Config {
     pub source_date_epoch: u32,
     /// Hash every file read and written into the records (costs a SHA-256 per open).
     pub record_files: bool,
+    /// Which engine executes the guests.
+    pub engine: EngineKind,
 }
 
 impl Config {
@@ -48,6 +52,7 @@ impl Config {
             strict_syscalls: false,
             source_date_epoch: 0,
             record_files: true,
+            engine: EngineKind::Interp,
         }
     }
 }
@@ -79,6 +84,8 @@ pub enum SpawnError {
     Elf { path: String, source: ElfError },
     #[error("{path}: {source}")]
     Stack { path: String, source: StackError },
+    #[error("{0}")]
+    Engine(EngineError),
     #[error("sandbox root {root}: {source}")]
     Root {
         root: PathBuf,
@@ -176,6 +183,12 @@ pub enum RunError {
         exe: String,
         eip: u32,
     },
+    #[error("pid {pid} ({exe}): {source}")]
+    Engine {
+        pid: u32,
+        exe: String,
+        source: EngineError,
+    },
     #[error(transparent)]
     WriteBack(#[from] WriteBackError),
     #[error("writing the guest's standard output: {0}")]
@@ -212,6 +225,8 @@ pub struct Kernel {
     pub(crate) fatal: Option<RunError>,
     exit: Option<ExitStatus>,
     observer: Option<Observer>,
+    /// What the cross-check engines compared (all processes).
+    pub(crate) cross_check: SharedCounts,
 }
 
 /// A callback told of each [`Event`].
@@ -249,6 +264,7 @@ impl Kernel {
             fatal: None,
             exit: None,
             observer: None,
+            cross_check: SharedCounts::default(),
         })
     }
 
@@ -300,10 +316,9 @@ impl Kernel {
                 source,
             },
         )?;
+        let cpu = AnyEngine::start(self.cfg.engine, image.entry, esp, &self.cross_check)
+            .map_err(SpawnError::Engine)?;
         let pid = self.alloc_pid();
-        let mut cpu = Cpu::new();
-        cpu.eip = image.entry;
-        cpu.regs[cpu::reg::ESP] = esp;
         let mut p = Process {
             pid,
             ppid: 0,
@@ -326,6 +341,24 @@ impl Kernel {
         self.start_record(&mut p, &r.guest, &argv, &env);
         self.procs.push(p);
         Ok(pid)
+    }
+
+    /// An engine of the configured kind for a new image (execve). The kind was usable at
+    /// spawn, so this cannot fail in practice; if it does, the run stops.
+    pub(crate) fn new_engine(&mut self, entry: u32, esp: u32) -> AnyEngine {
+        match AnyEngine::start(self.cfg.engine, entry, esp, &self.cross_check) {
+            Ok(e) => e,
+            Err(source) => {
+                let p = self.procs.last().map(|p| (p.pid, self.exe_of(p)));
+                let (pid, exe) = p.unwrap_or_default();
+                self.fatal
+                    .get_or_insert(RunError::Engine { pid, exe, source });
+                let mut cpu = Cpu::new();
+                cpu.eip = entry;
+                cpu.regs[cpu::reg::ESP] = esp;
+                AnyEngine::Interp(cpu)
+            }
+        }
     }
 
     pub(crate) fn alloc_pid(&mut self) -> u32 {
@@ -410,7 +443,7 @@ impl Kernel {
             };
             let before = p.cpu.insns_retired();
             let stop = if budget == 0 {
-                Stop::InsnLimit
+                Ok(Stop::InsnLimit)
             } else {
                 p.cpu.run(&mut p.mem, budget)
             };
@@ -420,6 +453,19 @@ impl Kernel {
                 Some(i) => self.records[i].instructions += ran,
                 None => p.pending_insns += ran,
             }
+            let stop = match stop {
+                Ok(s) => s,
+                Err(source) => {
+                    let p = self.procs.last().expect("running");
+                    let e = RunError::Engine {
+                        pid: p.pid,
+                        exe: self.exe_of(p),
+                        source,
+                    };
+                    self.abort_all();
+                    return Err(e);
+                }
+            };
             match stop {
                 Stop::Syscall => {
                     self.syscall();
@@ -435,7 +481,7 @@ impl Kernel {
                             limit: limit.unwrap_or(0),
                             pid: p.pid,
                             exe: self.exe_of(p),
-                            eip: p.cpu.eip,
+                            eip: p.cpu.eip(),
                         };
                         self.abort_all();
                         return Err(e);
@@ -549,6 +595,12 @@ impl Kernel {
     /// Faults that killed processes.
     pub fn faults(&self) -> &[FaultReport] {
         &self.faults
+    }
+
+    /// What the cross-check compared in agreement (zero unless the engine is
+    /// [`EngineKind::CrossCheck`]).
+    pub fn cross_check_counts(&self) -> Counts {
+        self.cross_check.get()
     }
 
     /// Totals.

@@ -3,6 +3,8 @@
 //! Modules, one job each:
 //! - [`memory`]: the guest's 32-bit address space in 4 KiB pages.
 //! - [`cpu`]: the interpreter (decoded-block cache, lazy flags).
+//! - [`engine`]: the engine trait the kernel drives (interpreter, unicorn), [`lockstep`]:
+//!   the cross-check running two engines side by side.
 //! - [`elf`]: loading ELF32 executables and laying out the initial stack.
 //! - [`vfs`]: the sandboxed file view (a host directory is the guest's `/`).
 //! - [`syscalls`]: the allow-listed Linux syscall surface.
@@ -11,8 +13,10 @@
 
 pub mod cpu;
 pub mod elf;
+pub mod engine;
 pub mod errno;
 pub mod kernel;
+pub mod lockstep;
 pub mod memory;
 pub mod process;
 pub mod record;
@@ -22,6 +26,7 @@ pub mod unicorn_engine;
 pub mod vfs;
 
 pub use cpu::{Cpu, Fault, FaultKind, Stop};
+pub use engine::{AnyEngine, Engine, EngineError, EngineKind};
 pub use kernel::{Config, FaultReport, Kernel, RunError, RunStats, SpawnError, Stdio};
 pub use memory::{GuestMemory, MemFault, PAGE_SIZE};
 pub use record::{ExitStatus, FileAccess, ProcessRecord, RecordEnd};

@@ -1,7 +1,7 @@
 //! One guest process: its CPU, address space, program break, descriptors and directory.
 
-use crate::cpu::Cpu;
 use crate::elf::{STACK_INITIAL, STACK_LIMIT, STACK_TOP};
+use crate::engine::AnyEngine;
 use crate::memory::{GuestMemory, PAGE_SIZE};
 use crate::vfs::{FileRef, OpenRef};
 
@@ -13,7 +13,8 @@ pub const MAX_FDS: usize = 1024;
 pub struct Process {
     pub pid: u32,
     pub ppid: u32,
-    pub cpu: Cpu,
+    /// The engine running this process's instructions.
+    pub cpu: AnyEngine,
     pub mem: GuestMemory,
     /// Initial break (end of the image, page aligned) and the current break.
     pub brk_start: u32,

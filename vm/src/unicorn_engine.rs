@@ -12,13 +12,15 @@
 //! all state is read after `emu_start` returns. Flags can also be stale after a fault in a
 //! multi-instruction run (see [`UnicornCpu::run`]): step with `run(1)` for exact flags.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
 use std::rc::Rc;
 
 use unicorn_engine::unicorn_const::{uc_error, Arch, HookType, MemType, Mode, Prot};
 use unicorn_engine::{RegisterX86, Unicorn};
 
 use crate::cpu::{Cpu, Fault, FaultKind, Stop};
+use crate::engine::{Engine, EngineError, MappedPages};
 use crate::memory::{GuestMemory, MemFault, PAGE_SIZE};
 
 /// The eight general registers in the encoding's order (EAX, ECX, EDX, EBX, ESP, EBP, ESI, EDI).
@@ -71,6 +73,12 @@ struct HookLog {
     interrupt: Cell<Option<u32>>,
     /// The first invalid access: (address, size, whether it was a write).
     unmapped: Cell<Option<(u32, u32, bool)>>,
+    /// Guest stores `(addr, len)` since the last run began (with [`UnicornCpu::track`]).
+    writes: RefCell<Vec<(u32, u32)>>,
+    /// Instructions in the blocks entered since the last run began, and the last block
+    /// `(addr, size)` (with [`UnicornCpu::track`]).
+    insns: Cell<u64>,
+    last_block: Cell<(u32, u32)>,
 }
 
 /// A unicorn instance holding a copy of one guest's CPU state and memory.
@@ -196,8 +204,15 @@ impl UnicornCpu {
     pub fn run(&mut self, max_insns: u64) -> Result<Stop, UnicornError> {
         self.log.interrupt.set(None);
         self.log.unmapped.set(None);
+        self.log.writes.borrow_mut().clear();
+        self.log.insns.set(0);
+        self.log.last_block.set((0, 0));
         let begin = self.eip();
-        let count = usize::try_from(max_insns).unwrap_or(usize::MAX);
+        // A count makes unicorn hook every instruction: "no limit" must be 0.
+        let count = match max_insns {
+            u64::MAX => 0,
+            n => usize::try_from(n).unwrap_or(0),
+        };
         // until = 0 never matches a real address here: the guest's page 0 is never code.
         let result = self.emu.emu_start(begin as u64, 0, 0, count);
         let eip = self.eip();
@@ -239,6 +254,89 @@ impl UnicornCpu {
             // through a gate user mode may not use: Linux gives SIGSEGV for all of them.
             Some(_) => fault(FaultKind::GeneralProtection, eip),
         })
+    }
+
+    /// Adds hooks that record every guest store and count the instructions of the blocks
+    /// entered (see [`Self::writes`], [`Self::block_insns`]). The hooks only record: no
+    /// register is read inside them.
+    pub fn track(&mut self) -> Result<(), UnicornError> {
+        let log = Rc::clone(&self.log);
+        self.emu
+            .add_mem_hook(HookType::MEM_WRITE, 1, 0, move |_, _, addr, size, _| {
+                log.writes.borrow_mut().push((addr as u32, size as u32));
+                true
+            })
+            .map_err(uc("adding the write hook"))?;
+        let log = Rc::clone(&self.log);
+        let mut counts: HashMap<(u32, u32), u64> = HashMap::new();
+        self.emu
+            .add_block_hook(1, 0, move |emu, addr, size| {
+                let key = (addr as u32, size);
+                let n = *counts.entry(key).or_insert_with(|| {
+                    let mut buf = vec![0u8; size as usize];
+                    match emu.mem_read(addr, &mut buf) {
+                        Ok(()) => count_insns(&buf, addr as u32, u32::MAX),
+                        Err(_) => 1,
+                    }
+                });
+                log.insns.set(log.insns.get() + n);
+                log.last_block.set(key);
+            })
+            .map_err(uc("adding the block hook"))?;
+        Ok(())
+    }
+
+    /// The stores `(addr, len)` of the last run (with [`Self::track`]).
+    pub fn writes(&self) -> std::cell::Ref<'_, Vec<(u32, u32)>> {
+        self.log.writes.borrow()
+    }
+
+    /// Instructions retired by the last run, counted from the blocks it entered (with
+    /// [`Self::track`]); a block left at a fault counts only up to the faulting instruction.
+    pub fn block_insns(&self, stop: Stop) -> u64 {
+        let n = self.log.insns.get();
+        let (start, size) = self.log.last_block.get();
+        match stop {
+            Stop::Fault(f) if f.eip >= start && f.eip - start < size => {
+                let mut buf = vec![0u8; size as usize];
+                if self.read_mem(start, &mut buf).is_err() {
+                    return n;
+                }
+                let whole = count_insns(&buf, start, u32::MAX);
+                let before = count_insns(&buf, start, f.eip);
+                n - (whole - before).min(n)
+            }
+            _ => n,
+        }
+    }
+
+    /// Maps one zeroed page.
+    pub fn map_page(&mut self, page: u32) -> Result<(), UnicornError> {
+        if let Err(i) = self.pages.binary_search(&page) {
+            self.emu
+                .mem_map((page as u64) << 12, PAGE_SIZE as u64, Prot::ALL)
+                .map_err(uc("mapping a page"))?;
+            self.pages.insert(i, page);
+        }
+        Ok(())
+    }
+
+    /// Unmaps one page.
+    pub fn unmap_page(&mut self, page: u32) -> Result<(), UnicornError> {
+        if let Ok(i) = self.pages.binary_search(&page) {
+            self.emu
+                .mem_unmap((page as u64) << 12, PAGE_SIZE as u64)
+                .map_err(uc("unmapping a page"))?;
+            self.pages.remove(i);
+        }
+        Ok(())
+    }
+
+    /// Writes guest memory as unicorn sees it.
+    pub fn write_mem(&mut self, addr: u32, data: &[u8]) -> Result<(), UnicornError> {
+        self.emu
+            .mem_write(addr as u64, data)
+            .map_err(uc("writing memory"))
     }
 
     /// The first address of `[addr, addr+size)` on a page that is not mapped.
@@ -331,4 +429,198 @@ fn fault(kind: FaultKind, eip: u32) -> Stop {
 /// its list of mapped pages).
 fn mapped_pages(mem: &GuestMemory) -> impl Iterator<Item = u32> + '_ {
     (0..1u32 << 20).filter(move |&p| mem.is_mapped(p << 12))
+}
+
+/// How many instructions start in `code` (loaded at `addr`) before address `stop`.
+fn count_insns(code: &[u8], addr: u32, stop: u32) -> u64 {
+    let mut d = iced_x86::Decoder::with_ip(32, code, addr as u64, iced_x86::DecoderOptions::NONE);
+    let mut n = 0;
+    while d.can_decode() && (d.ip() as u32) < stop {
+        let _ = d.decode();
+        n += 1;
+    }
+    n
+}
+
+/// Above this many stores in one run, copy whole pages back instead of each store.
+const MAX_STORE_RANGES: usize = 64;
+
+/// unicorn as an [`Engine`]: keeps a unicorn instance in step with a [`GuestMemory`].
+///
+/// The kernel and its syscalls only see the `GuestMemory`, so each run copies in what the
+/// kernel changed since the last one and copies out what the guest stored:
+/// - in: every mapped page carries a code mark, so the memory itself records the ranges
+///   the kernel wrote (`take_code_writes`); pages the kernel mapped or unmapped (break,
+///   stack) are found with [`MappedPages`];
+/// - out: a write hook records every store; those ranges are copied back.
+///
+/// The unicorn instance is made lazily from the memory at the first run, so a forked
+/// child's engine is just the registers.
+pub struct UnicornEngine {
+    uc: Option<UnicornCpu>,
+    regs: [u32; 8],
+    eip: u32,
+    eflags: u32,
+    retired: u64,
+    /// Registers changed from outside since the last run.
+    dirty: bool,
+    pages: MappedPages,
+    /// The stores of the last run.
+    writes: Vec<(u32, u32)>,
+}
+
+impl UnicornEngine {
+    /// An engine starting from `cpu`'s registers, eip and EFLAGS.
+    pub fn from_cpu(cpu: &Cpu) -> UnicornEngine {
+        UnicornEngine {
+            uc: None,
+            regs: cpu.regs,
+            eip: cpu.eip,
+            eflags: cpu.eflags(),
+            retired: cpu.insns_retired(),
+            dirty: true,
+            pages: MappedPages::default(),
+            writes: Vec::new(),
+        }
+    }
+
+    /// Makes or refreshes the unicorn instance so it matches `mem` and the registers.
+    fn sync_in(&mut self, mem: &mut GuestMemory) -> Result<(), UnicornError> {
+        let Some(uc) = self.uc.as_mut() else {
+            self.pages = MappedPages::scan(mem);
+            let pages = self.pages.pages();
+            let mut uc = UnicornCpu::from_state(
+                &self.regs,
+                self.eip,
+                self.eflags,
+                mem,
+                pages.iter().copied(),
+            )?;
+            uc.track()?;
+            for &p in pages {
+                mem.mark_code(p << 12, PAGE_SIZE);
+            }
+            mem.take_code_writes();
+            self.uc = Some(uc);
+            self.dirty = false;
+            return Ok(());
+        };
+        let changes = self.pages.update(mem);
+        for &p in &changes.removed {
+            uc.unmap_page(p)?;
+        }
+        let mut buf = vec![0u8; PAGE_SIZE as usize];
+        for &p in &changes.added {
+            uc.map_page(p)?;
+            mem.read_bytes(p << 12, &mut buf)?;
+            uc.write_mem(p << 12, &buf)?;
+            mem.mark_code(p << 12, PAGE_SIZE);
+        }
+        for (addr, len) in mem.take_code_writes() {
+            buf.resize(len as usize, 0);
+            // A range on a page unmapped since is gone on both sides.
+            if mem.read_bytes(addr, &mut buf).is_ok() {
+                uc.write_mem(addr, &buf)?;
+            }
+        }
+        if self.dirty {
+            uc.set_state(&self.regs, self.eip, self.eflags)?;
+            self.dirty = false;
+        }
+        Ok(())
+    }
+
+    /// Copies the guest's stores of the last run from unicorn into `mem`.
+    fn sync_out(&mut self, mem: &mut GuestMemory) -> Result<(), UnicornError> {
+        let uc = self.uc.as_ref().expect("synced in");
+        self.writes.clear();
+        self.writes.extend(uc.writes().iter());
+        let mut ranges = self.writes.clone();
+        if ranges.len() > MAX_STORE_RANGES {
+            let mut pages: Vec<u32> = ranges
+                .iter()
+                .flat_map(|&(a, l)| (a >> 12)..=(a.wrapping_add(l.max(1) - 1) >> 12))
+                .collect();
+            pages.sort_unstable();
+            pages.dedup();
+            ranges = pages.iter().map(|p| (p << 12, PAGE_SIZE)).collect();
+        }
+        let mut buf = Vec::new();
+        for (addr, len) in ranges {
+            buf.resize(len as usize, 0);
+            // A store that faulted wrote nothing: its page is absent from unicorn.
+            if uc.read_mem(addr, &mut buf).is_ok() {
+                let _ = mem.write_bytes(addr, &buf);
+            }
+        }
+        // Those were our own copies, not kernel writes.
+        mem.take_code_writes();
+        Ok(())
+    }
+}
+
+impl Engine for UnicornEngine {
+    fn name(&self) -> &'static str {
+        "unicorn"
+    }
+
+    fn run(&mut self, mem: &mut GuestMemory, max_insns: u64) -> Result<Stop, EngineError> {
+        self.sync_in(mem)?;
+        let uc = self.uc.as_mut().expect("synced in");
+        let stop = uc.run(max_insns)?;
+        self.regs = uc.regs();
+        self.eip = uc.eip();
+        self.eflags = uc.eflags();
+        self.retired += match (stop, max_insns) {
+            (_, u64::MAX) => uc.block_insns(stop),
+            (Stop::InsnLimit, n) => n,
+            (_, n) => uc.block_insns(stop).min(n),
+        };
+        self.sync_out(mem)?;
+        Ok(stop)
+    }
+
+    fn regs(&self) -> [u32; 8] {
+        self.regs
+    }
+    fn set_regs(&mut self, regs: [u32; 8]) {
+        self.regs = regs;
+        self.dirty = true;
+    }
+    fn eip(&self) -> u32 {
+        self.eip
+    }
+    fn set_eip(&mut self, eip: u32) {
+        self.eip = eip;
+        self.dirty = true;
+    }
+    fn eflags(&self) -> u32 {
+        self.eflags
+    }
+    fn set_eflags(&mut self, v: u32) {
+        use crate::cpu::flags::bit;
+        self.eflags = 0x202 | (v & (bit::ARITH | bit::DF));
+        self.dirty = true;
+    }
+    fn insns_retired(&self) -> u64 {
+        self.retired
+    }
+    fn flush_code_cache(&mut self, _mem: &mut GuestMemory) {
+        // unicorn notices stores into translated code itself.
+    }
+    fn fork(&self) -> Box<dyn Engine> {
+        Box::new(UnicornEngine {
+            uc: None,
+            regs: self.regs,
+            eip: self.eip,
+            eflags: self.eflags,
+            retired: self.retired,
+            dirty: true,
+            pages: MappedPages::default(),
+            writes: Vec::new(),
+        })
+    }
+    fn last_writes(&self) -> Option<&[(u32, u32)]> {
+        Some(&self.writes)
+    }
 }

@@ -83,7 +83,7 @@ impl Kernel {
     /// Services the `int 0x80` the running process just executed.
     pub(crate) fn syscall(&mut self) {
         let p = self.procs.last().expect("a process is running");
-        let r = &p.cpu.regs;
+        let r = &p.cpu.regs();
         let nr = r[reg::EAX];
         let args = [
             r[reg::EBX],
@@ -102,7 +102,7 @@ impl Kernel {
             *self.stats.unknown_syscalls.entry(nr).or_default() += 1;
             if self.cfg.strict_syscalls {
                 let p = self.procs.last().expect("running");
-                let (exe, eip) = (self.exe_of(p), p.cpu.eip.wrapping_sub(2));
+                let (exe, eip) = (self.exe_of(p), p.cpu.eip().wrapping_sub(2));
                 self.fatal = Some(RunError::StrictSyscall { nr, pid, exe, eip });
             } else {
                 self.set_eax(Errno::ENOSYS.ret());
@@ -124,7 +124,7 @@ impl Kernel {
 
     fn set_eax(&mut self, v: u32) {
         if let Some(p) = self.procs.last_mut() {
-            p.cpu.regs[reg::EAX] = v;
+            p.cpu.set_reg(reg::EAX, v);
         }
     }
 

@@ -1,7 +1,7 @@
 //! Process syscalls: exit, fork, execve, waitpid, brk, pids.
 
 use super::{guest_path, SysError, SysResult};
-use crate::cpu::{reg, Cpu};
+use crate::cpu::reg;
 use crate::elf;
 use crate::errno::Errno;
 use crate::kernel::Kernel;
@@ -33,10 +33,10 @@ pub(super) fn fork(k: &mut Kernel, _a: [u32; 6]) -> SysResult {
     let pid = k.alloc_pid();
     let parent = k.procs.last_mut().expect("running");
     let mut child: Process = parent.clone();
-    parent.cpu.regs[reg::EAX] = pid;
+    parent.cpu.set_reg(reg::EAX, pid);
     child.pid = pid;
     child.ppid = parent.pid;
-    child.cpu.regs[reg::EAX] = 0;
+    child.cpu.set_reg(reg::EAX, 0);
     child.record = None;
     child.pending_insns = 0;
     child.written.clear();
@@ -141,9 +141,7 @@ pub(super) fn execve(k: &mut Kernel, a: [u32; 6]) -> SysResult {
         k.fatal.get_or_insert(e.into());
     }
     p.mem = mem;
-    p.cpu = Cpu::new();
-    p.cpu.eip = image.entry;
-    p.cpu.regs[reg::ESP] = esp;
+    p.cpu = k.new_engine(image.entry, esp);
     p.brk_start = image.brk;
     p.brk = image.brk;
     p.stack_bottom = Process::initial_stack_bottom(esp);

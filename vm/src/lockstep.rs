@@ -1,0 +1,469 @@
+//! The cross-check: two engines run the same process in lockstep and must agree.
+//!
+//! Engine A runs on the process's memory (the one the kernel's syscalls read and write);
+//! engine B runs on a shadow copy. Both are stepped one instruction at a time (so every
+//! basic-block boundary and every syscall is a comparison point, and state is read only
+//! after each engine returns, never from inside a unicorn hook). After each instruction:
+//! - the stop (syscall, fault kind and address) must match;
+//! - the eight registers and eip must match;
+//! - EFLAGS must match in CF PF AF ZF SF DF OF, except the bits the instruction leaves
+//!   undefined (per iced-x86's tables); those are copied from A to B to stay in step;
+//! - the memory either side wrote must match: B's stores as its engine reports them (the
+//!   unicorn write hook) and A's as decoded from the instruction's memory operands.
+//!
+//! At syscalls the whole address space is compared too: always at exit, fork and execve,
+//! otherwise whenever enough instructions ran since the last full comparison to pay for it
+//! (256 per mapped page). The kernel's effects (syscall results, stores into guest memory,
+//! break and stack growth) are copied from the process memory into the shadow before B
+//! runs again: every page carries a code mark, so the memory records the kernel's stores.
+
+use std::cell::Cell;
+use std::fmt;
+use std::rc::Rc;
+
+use iced_x86::{Decoder, DecoderOptions, FlowControl, Instruction, InstructionInfoFactory};
+use iced_x86::{OpAccess, Register, RflagsBits};
+
+use crate::cpu::flags::bit;
+use crate::cpu::{self, Stop};
+use crate::engine::{Engine, EngineError, MappedPages, State};
+use crate::memory::{GuestMemory, PAGE_SIZE};
+
+/// What a cross-check compared so far.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counts {
+    /// Instructions stepped on both engines and compared.
+    pub instructions: u64,
+    /// Basic blocks (instructions that end one: jumps, calls, returns, `int`).
+    pub blocks: u64,
+    /// Syscalls reached in agreement.
+    pub syscalls: u64,
+    /// Whole-address-space comparisons.
+    pub full_compares: u64,
+}
+
+/// Counts shared by every process's cross-check in a run.
+pub type SharedCounts = Rc<Cell<Counts>>;
+
+/// Linux i386 syscalls after which a process's memory changes wholesale or ends.
+const FULL_COMPARE_SYSCALLS: [u32; 4] = [1, 2, 11, 252];
+
+/// Instructions per mapped page between full comparisons at syscalls.
+const INSNS_PER_PAGE_COMPARED: u64 = 256;
+
+/// The EFLAGS bits the cross-check compares.
+const COMPARED_FLAGS: u32 = bit::ARITH | bit::DF;
+
+/// Two engines in lockstep (see the module docs).
+pub struct Lockstep {
+    a: Box<dyn Engine>,
+    b: Box<dyn Engine>,
+    /// B's memory; made from the process memory at the first run.
+    shadow: Option<GuestMemory>,
+    /// Pages of the process memory (and so of the shadow).
+    pages: MappedPages,
+    counts: SharedCounts,
+    since_full: u64,
+    info: InstructionInfoFactory,
+}
+
+impl Lockstep {
+    /// A cross-check of `a` (on the process memory) against `b` (on a shadow copy); both
+    /// must start in the same state.
+    pub fn new(a: Box<dyn Engine>, b: Box<dyn Engine>, counts: SharedCounts) -> Lockstep {
+        Lockstep {
+            a,
+            b,
+            shadow: None,
+            pages: MappedPages::default(),
+            counts,
+            since_full: 0,
+            info: InstructionInfoFactory::new(),
+        }
+    }
+
+    fn count(&self, f: impl FnOnce(&mut Counts)) {
+        let mut c = self.counts.get();
+        f(&mut c);
+        self.counts.set(c);
+    }
+
+    /// Brings the shadow up to date with what the kernel did to `mem`.
+    fn sync_shadow(&mut self, mem: &mut GuestMemory) {
+        let Some(shadow) = self.shadow.as_mut() else {
+            self.shadow = Some(mem.clone());
+            self.pages = MappedPages::scan(mem);
+            mark_all(mem, self.pages.pages());
+            return;
+        };
+        let changes = self.pages.update(mem);
+        let mut buf = vec![0u8; PAGE_SIZE as usize];
+        for &p in &changes.removed {
+            shadow.unmap(p << 12, PAGE_SIZE);
+        }
+        for &p in &changes.added {
+            shadow.map(p << 12, PAGE_SIZE);
+            if mem.read_bytes(p << 12, &mut buf).is_ok() {
+                let _ = shadow.write_bytes(p << 12, &buf);
+            }
+            mem.mark_code(p << 12, PAGE_SIZE);
+        }
+        for (addr, len) in mem.take_code_writes() {
+            buf.resize(len as usize, 0);
+            if mem.read_bytes(addr, &mut buf).is_ok() {
+                let _ = shadow.write_bytes(addr, &buf);
+                // Put the record back: engine A must still see the store (its code cache).
+                let _ = mem.write_bytes(addr, &buf);
+            }
+        }
+    }
+
+    /// One instruction on both engines, compared.
+    fn step(&mut self, mem: &mut GuestMemory) -> Result<Stop, EngineError> {
+        let before = self.a.state();
+        let insn = decode(mem, before.eip);
+        let stop_a = self.a.run(mem, 1)?;
+        let shadow = self.shadow.as_mut().expect("synced");
+        let stop_b = self.b.run(shadow, 1)?;
+        let (after_a, after_b) = (self.a.state(), self.b.state());
+
+        let mut diffs = Vec::new();
+        if stop_a != stop_b {
+            diffs.push(format!("stop: {stop_a:?} vs {stop_b:?}"));
+        }
+        for (i, name) in REG_NAMES.iter().enumerate() {
+            if after_a.regs[i] != after_b.regs[i] {
+                diffs.push(format!(
+                    "{name}: {:#010x} vs {:#010x}",
+                    after_a.regs[i], after_b.regs[i]
+                ));
+            }
+        }
+        if after_a.eip != after_b.eip {
+            diffs.push(format!(
+                "eip: {:#010x} vs {:#010x}",
+                after_a.eip, after_b.eip
+            ));
+        }
+        let undefined = insn
+            .as_ref()
+            .map(|i| eflags_bits(i.rflags_undefined()))
+            .unwrap_or(0);
+        let compared = COMPARED_FLAGS & !undefined;
+        let flag_diff = (after_a.eflags ^ after_b.eflags) & COMPARED_FLAGS;
+        if flag_diff & compared != 0 {
+            diffs.push(format!(
+                "eflags: {:#x} vs {:#x} (differ in {})",
+                after_a.eflags,
+                after_b.eflags,
+                flag_names(flag_diff & compared)
+            ));
+        } else if flag_diff != 0 {
+            // Only bits the instruction leaves undefined: follow A.
+            self.b.set_eflags(after_a.eflags);
+        }
+        let shadow = self.shadow.as_ref().expect("synced");
+        let mut ranges: Vec<(u32, u32)> = self.b.last_writes().unwrap_or(&[]).to_vec();
+        if let Some(i) = &insn {
+            ranges.extend(stores(&mut self.info, i, &before));
+        }
+        if let Some(d) = first_memory_difference(mem, shadow, &ranges) {
+            diffs.push(d);
+        }
+        if diffs.is_empty() && stop_a == Stop::Syscall {
+            let full = FULL_COMPARE_SYSCALLS.contains(&after_a.regs[cpu::reg::EAX])
+                || self.since_full >= self.pages.pages().len() as u64 * INSNS_PER_PAGE_COMPARED;
+            if full {
+                self.since_full = 0;
+                self.count(|c| c.full_compares += 1);
+                if let Some(d) = whole_memory_difference(mem, shadow, self.pages.pages()) {
+                    diffs.push(d);
+                }
+            }
+        }
+        if !diffs.is_empty() {
+            return Err(EngineError::Divergence(Box::new(Divergence {
+                eip: before.eip,
+                insn: cpu::disassemble(mem, before.eip),
+                names: (self.a.name(), self.b.name()),
+                before,
+                after: (after_a, after_b),
+                differences: diffs,
+                compared: self.counts.get(),
+            })));
+        }
+        self.since_full += 1;
+        let ends_block = insn
+            .as_ref()
+            .is_none_or(|i| i.flow_control() != FlowControl::Next);
+        self.count(|c| {
+            c.instructions += 1;
+            c.blocks += ends_block as u64;
+            c.syscalls += (stop_a == Stop::Syscall) as u64;
+        });
+        Ok(stop_a)
+    }
+}
+
+impl Engine for Lockstep {
+    fn name(&self) -> &'static str {
+        "cross-check"
+    }
+
+    fn run(&mut self, mem: &mut GuestMemory, max_insns: u64) -> Result<Stop, EngineError> {
+        self.sync_shadow(mem);
+        for _ in 0..max_insns {
+            match self.step(mem)? {
+                Stop::InsnLimit => {}
+                stop => return Ok(stop),
+            }
+        }
+        Ok(Stop::InsnLimit)
+    }
+
+    fn regs(&self) -> [u32; 8] {
+        self.a.regs()
+    }
+    fn set_regs(&mut self, regs: [u32; 8]) {
+        self.a.set_regs(regs);
+        self.b.set_regs(regs);
+    }
+    fn eip(&self) -> u32 {
+        self.a.eip()
+    }
+    fn set_eip(&mut self, eip: u32) {
+        self.a.set_eip(eip);
+        self.b.set_eip(eip);
+    }
+    fn eflags(&self) -> u32 {
+        self.a.eflags()
+    }
+    fn set_eflags(&mut self, v: u32) {
+        self.a.set_eflags(v);
+        self.b.set_eflags(v);
+    }
+    fn insns_retired(&self) -> u64 {
+        self.a.insns_retired()
+    }
+    fn flush_code_cache(&mut self, mem: &mut GuestMemory) {
+        self.a.flush_code_cache(mem);
+        if let Some(shadow) = self.shadow.as_mut() {
+            self.b.flush_code_cache(shadow);
+        }
+        // The interpreter's flush drops every mark, ours included.
+        mark_all(mem, self.pages.pages());
+    }
+    fn fork(&self) -> Box<dyn Engine> {
+        Box::new(Lockstep::new(
+            self.a.fork(),
+            self.b.fork(),
+            Rc::clone(&self.counts),
+        ))
+    }
+}
+
+/// Marks every page as code so the memory records every store into it.
+fn mark_all(mem: &mut GuestMemory, pages: &[u32]) {
+    for &p in pages {
+        mem.mark_code(p << 12, PAGE_SIZE);
+    }
+}
+
+const REG_NAMES: [&str; 8] = ["eax", "ecx", "edx", "ebx", "esp", "ebp", "esi", "edi"];
+
+/// The instruction at `eip`, if its bytes are mapped and decode.
+fn decode(mem: &GuestMemory, eip: u32) -> Option<Instruction> {
+    let mut bytes = [0u8; 15];
+    let mut n = 0;
+    while n < bytes.len() {
+        match mem.read_u8(eip.wrapping_add(n as u32)) {
+            Ok(b) => bytes[n] = b,
+            Err(_) => break,
+        }
+        n += 1;
+    }
+    let mut d = Decoder::with_ip(32, &bytes[..n], eip as u64, DecoderOptions::NONE);
+    let i = d.decode();
+    (!i.is_invalid()).then_some(i)
+}
+
+/// The memory `insn` stores to, computed from the registers before it ran.
+fn stores(
+    info: &mut InstructionInfoFactory,
+    insn: &Instruction,
+    before: &State,
+) -> Vec<(u32, u32)> {
+    let value = |r: Register, _: usize, _: usize| -> Option<u64> {
+        let i = match r {
+            Register::EAX => 0,
+            Register::ECX => 1,
+            Register::EDX => 2,
+            Register::EBX => 3,
+            Register::ESP => 4,
+            Register::EBP => 5,
+            Register::ESI => 6,
+            Register::EDI => 7,
+            // Flat segments: every base is 0.
+            Register::ES | Register::CS | Register::SS | Register::DS => return Some(0),
+            _ => return None,
+        };
+        Some(before.regs[i] as u64)
+    };
+    info.info(insn)
+        .used_memory()
+        .iter()
+        .filter(|m| {
+            matches!(
+                m.access(),
+                OpAccess::Write
+                    | OpAccess::CondWrite
+                    | OpAccess::ReadWrite
+                    | OpAccess::ReadCondWrite
+            )
+        })
+        .filter_map(|m| {
+            let addr = m.virtual_address(0, value)? as u32;
+            Some((addr, m.memory_size().size().max(1) as u32))
+        })
+        .collect()
+}
+
+/// iced-x86's flag set as EFLAGS bits.
+fn eflags_bits(f: u32) -> u32 {
+    const MAP: [(u32, u32); 7] = [
+        (RflagsBits::OF, bit::OF),
+        (RflagsBits::SF, bit::SF),
+        (RflagsBits::ZF, bit::ZF),
+        (RflagsBits::AF, bit::AF),
+        (RflagsBits::CF, bit::CF),
+        (RflagsBits::PF, bit::PF),
+        (RflagsBits::DF, bit::DF),
+    ];
+    MAP.iter()
+        .filter(|(ours, _)| f & ours != 0)
+        .fold(0, |acc, (_, b)| acc | b)
+}
+
+/// "CF ZF" for the set bits.
+fn flag_names(bits: u32) -> String {
+    const NAMES: [(u32, &str); 7] = [
+        (bit::CF, "CF"),
+        (bit::PF, "PF"),
+        (bit::AF, "AF"),
+        (bit::ZF, "ZF"),
+        (bit::SF, "SF"),
+        (bit::DF, "DF"),
+        (bit::OF, "OF"),
+    ];
+    let names: Vec<&str> = NAMES
+        .iter()
+        .filter(|(b, _)| bits & b != 0)
+        .map(|(_, n)| *n)
+        .collect();
+    names.join(" ")
+}
+
+/// The first byte of `ranges` where the two memories differ.
+fn first_memory_difference(
+    a: &GuestMemory,
+    b: &GuestMemory,
+    ranges: &[(u32, u32)],
+) -> Option<String> {
+    for &(addr, len) in ranges {
+        for i in 0..len {
+            let x = addr.wrapping_add(i);
+            let (va, vb) = (a.read_u8(x).ok(), b.read_u8(x).ok());
+            if va != vb {
+                return Some(format!(
+                    "memory at {x:#010x} (stored to): {} vs {}",
+                    byte_text(va),
+                    byte_text(vb)
+                ));
+            }
+        }
+    }
+    None
+}
+
+/// The first byte of any page in `pages` where the two memories differ.
+fn whole_memory_difference(a: &GuestMemory, b: &GuestMemory, pages: &[u32]) -> Option<String> {
+    let mut pa = vec![0u8; PAGE_SIZE as usize];
+    let mut pb = vec![0u8; PAGE_SIZE as usize];
+    for &p in pages {
+        let base = p << 12;
+        let ra = a.read_bytes(base, &mut pa).is_ok();
+        let rb = b.read_bytes(base, &mut pb).is_ok();
+        if ra != rb {
+            return Some(format!("page {base:#010x}: mapped on one side only"));
+        }
+        if let Some(i) = pa.iter().zip(&pb).position(|(x, y)| x != y) {
+            let x = base + i as u32;
+            return Some(format!(
+                "memory at {x:#010x} (whole-memory comparison at this syscall; the store was \
+                 earlier): {:#04x} vs {:#04x}",
+                pa[i], pb[i]
+            ));
+        }
+    }
+    None
+}
+
+fn byte_text(v: Option<u8>) -> String {
+    v.map_or("unmapped".into(), |b| format!("{b:#04x}"))
+}
+
+/// The first disagreement between two engines.
+#[derive(Debug, Clone)]
+pub struct Divergence {
+    /// The instruction after which the states differ.
+    pub eip: u32,
+    /// Its bytes and Intel-syntax text.
+    pub insn: Option<(Vec<u8>, String)>,
+    /// The two engines' names (A, B).
+    pub names: (&'static str, &'static str),
+    /// The common state before the instruction (A's).
+    pub before: State,
+    /// Each engine's state after it.
+    pub after: (State, State),
+    /// What differs, one line each ("eax: a vs b").
+    pub differences: Vec<String>,
+    /// What was compared in agreement before this.
+    pub compared: Counts,
+}
+
+impl fmt::Display for Divergence {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (na, nb) = self.names;
+        write!(
+            f,
+            "{na} and {nb} disagree after the instruction at eip {:#010x}",
+            self.eip
+        )?;
+        match &self.insn {
+            Some((bytes, text)) => {
+                let hex: Vec<String> = bytes.iter().map(|b| format!("{b:02x}")).collect();
+                writeln!(f, ": {} ({text})", hex.join(" "))?;
+            }
+            None => writeln!(f, ": instruction bytes not readable")?,
+        }
+        for d in &self.differences {
+            writeln!(f, "  differs: {d} ({na} vs {nb})")?;
+        }
+        writeln!(f, "  {:<7} {:>10}  {:>10}  {:>10}", "", "before", na, nb)?;
+        let (a, b) = &self.after;
+        let row = |f: &mut fmt::Formatter<'_>, name: &str, x: u32, y: u32, z: u32| {
+            let mark = if y != z { " <" } else { "" };
+            writeln!(f, "  {name:<7} {x:#010x}  {y:#010x}  {z:#010x}{mark}")
+        };
+        for (i, name) in REG_NAMES.iter().enumerate() {
+            row(f, name, self.before.regs[i], a.regs[i], b.regs[i])?;
+        }
+        row(f, "eip", self.before.eip, a.eip, b.eip)?;
+        row(f, "eflags", self.before.eflags, a.eflags, b.eflags)?;
+        write!(
+            f,
+            "  ({} instructions, {} blocks, {} syscalls compared in agreement before this)",
+            self.compared.instructions, self.compared.blocks, self.compared.syscalls
+        )
+    }
+}

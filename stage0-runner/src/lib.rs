@@ -6,5 +6,9 @@
 pub mod chain;
 pub mod exec;
 pub mod provenance;
+pub mod report_cmd;
+pub mod roles;
 pub mod run_cmd;
+pub mod step_cmd;
 pub mod summary;
+pub mod trace;

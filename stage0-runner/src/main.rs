@@ -1,6 +1,6 @@
 //! `stage0-runner`: run and verify the stage0-posix bootstrap chain inside an i386 emulator.
 
-use stage0_runner::{exec, run_cmd};
+use stage0_runner::{exec, report_cmd, run_cmd, step_cmd};
 
 use std::process::ExitCode;
 
@@ -20,6 +20,10 @@ enum Command {
     Exec(exec::ExecArgs),
     /// Run the whole stage0 chain of TREE in the emulator and verify every answer.
     Run(run_cmd::RunArgs),
+    /// Run the chain one program at a time, explaining each step.
+    Step(step_cmd::StepArgs),
+    /// Write a finished run (its provenance) as an HTML page or a Graphviz graph.
+    Report(report_cmd::ReportArgs),
 }
 
 fn main() -> ExitCode {
@@ -27,6 +31,8 @@ fn main() -> ExitCode {
     let code = match cli.command {
         Command::Exec(args) => exec::exec(args),
         Command::Run(args) => run_cmd::run(args),
+        Command::Step(args) => step_cmd::step(args),
+        Command::Report(args) => report_cmd::report(args),
     };
     ExitCode::from(code)
 }

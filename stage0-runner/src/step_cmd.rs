@@ -1,0 +1,426 @@
+//! `stage0-runner step`: the chain one program at a time, explained as it goes.
+//!
+//! Before each program image runs, the narrative shows its command line, its role and
+//! its input files; after it, the files it wrote and what it cost. On a terminal it
+//! waits for a key between steps; piped, it prints the same narrative without waiting.
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+
+use clap::Args;
+use vm::kernel::{Config, Event, Kernel, Stdio};
+use vm::ProcessRecord;
+
+use crate::chain::{self, Layout};
+use crate::{provenance, roles, trace};
+
+#[derive(Args)]
+pub struct StepArgs {
+    /// Which kind of tree TREE is.
+    #[arg(long, value_enum, default_value = "upstream")]
+    pub layout: Layout,
+    /// Run the commands of this script (one per line) instead of the layout's own.
+    #[arg(long, value_name = "FILE", conflicts_with = "layout")]
+    pub script: Option<PathBuf>,
+    /// After each traced step, show an instruction trace: `N` (the first N instructions)
+    /// or `FROM..TO` (instruction numbers, from 0).
+    #[arg(long, value_name = "RANGE", value_parser = trace::Window::parse)]
+    pub trace_insns: Option<trace::Window>,
+    /// Which steps (1-based, as numbered in the narrative) --trace-insns applies to;
+    /// default: every step whose program has a source map.
+    #[arg(long, value_name = "N")]
+    pub trace_step: Vec<usize>,
+    /// Never wait for keys, even on a terminal.
+    #[arg(long)]
+    pub no_wait: bool,
+    /// The tree to run (default ./stage0-posix).
+    pub tree: Option<PathBuf>,
+}
+
+/// What the step mode does besides narrating.
+#[derive(Default)]
+pub struct StepOptions {
+    pub trace: Option<trace::Window>,
+    pub trace_steps: Vec<usize>,
+}
+
+/// Entry point of the subcommand.
+pub fn step(a: StepArgs) -> u8 {
+    let tree = a.tree.unwrap_or_else(|| PathBuf::from("stage0-posix"));
+    let plan = match &a.script {
+        Some(s) => chain::upstream::plan_script(s),
+        None => chain::plan(&tree, a.layout),
+    };
+    let plan = match plan {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("stage0-runner step: cannot read the chain: {e}");
+            return 2;
+        }
+    };
+    let keys: Option<Box<dyn BufRead>> = if !a.no_wait && std::io::stdin().is_terminal() {
+        Some(Box::new(std::io::stdin().lock()))
+    } else {
+        None
+    };
+    let opts = StepOptions {
+        trace: a.trace_insns,
+        trace_steps: a.trace_step,
+    };
+    let out: Rc<RefCell<Box<dyn Write>>> = Rc::new(RefCell::new(Box::new(std::io::stdout())));
+    match run_steps(&tree, &plan, out, keys, opts) {
+        Ok(records) => {
+            let failed = records
+                .iter()
+                .any(|r| provenance::end_text(r.end).starts_with("signal"));
+            u8::from(failed)
+        }
+        Err(e) => {
+            eprintln!("stage0-runner step: {e}");
+            1
+        }
+    }
+}
+
+/// Whether the user asked to stop waiting or to stop altogether.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Stepping,
+    Continue,
+}
+
+/// Everything the observer keeps between events.
+struct Narrator {
+    tree: PathBuf,
+    out: Rc<RefCell<Box<dyn Write>>>,
+    keys: Option<Box<dyn BufRead>>,
+    mode: Mode,
+    opts: StepOptions,
+    strace: Rc<RefCell<Vec<u8>>>,
+    /// Where each record's syscalls start in the strace buffer.
+    strace_start: BTreeMap<usize, usize>,
+    /// Finished records whose files are not yet written back to the host.
+    pending: Vec<(usize, ProcessRecord, String)>,
+    /// The last finished step, for the `s` and `t` keys.
+    last: Option<(usize, ProcessRecord, String)>,
+    quit: bool,
+}
+
+impl Narrator {
+    fn say(&self, text: &str) {
+        let mut o = self.out.borrow_mut();
+        let _ = o.write_all(text.as_bytes());
+        let _ = o.flush();
+    }
+
+    fn on_event(&mut self, ev: Event<'_>) {
+        if self.quit {
+            return;
+        }
+        self.flush_pending();
+        match ev {
+            Event::Started(i, r) => {
+                self.strace_start.insert(i, self.strace.borrow().len());
+                self.say(&before_text(&self.tree, i, r));
+                self.prompt();
+            }
+            Event::Ended(i, r) => {
+                let from = self.strace_start.get(&i).copied().unwrap_or(0);
+                let log = step_syscalls(&self.strace.borrow()[from..], r.pid);
+                self.pending.push((i, r.clone(), log));
+            }
+        }
+    }
+
+    /// Narrates finished steps (their files are on the host by the next event).
+    fn flush_pending(&mut self) {
+        for (i, r, log) in std::mem::take(&mut self.pending) {
+            self.say(&after_text(&self.tree, i, &r));
+            if let Some(w) = self.opts.trace {
+                let chosen = self.opts.trace_steps.is_empty() && trace::has_source_map(&r.exe)
+                    || self.opts.trace_steps.contains(&(i + 1));
+                if chosen {
+                    self.say(&trace::trace_text(&self.tree, &r, w));
+                }
+            }
+            self.last = Some((i, r, log));
+        }
+    }
+
+    /// Waits for a key when stepping on a terminal.
+    fn prompt(&mut self) {
+        while self.mode == Mode::Stepping && !self.quit {
+            if self.keys.is_none() {
+                return;
+            }
+            self.say("  [Enter/n] next  [c] continue to the end  [s] syscalls of the last step  [t] trace the last step  [q] quit > ");
+            let mut line = String::new();
+            let got = match self.keys.as_mut() {
+                Some(k) => k.read_line(&mut line).unwrap_or(0),
+                None => 0,
+            };
+            if got == 0 {
+                self.mode = Mode::Continue;
+                return;
+            }
+            match line.trim() {
+                "" | "n" => return,
+                "c" => self.mode = Mode::Continue,
+                "q" => self.quit = true,
+                "s" => match &self.last {
+                    Some((i, _, log)) => self.say(&format!("syscalls of step {}:\n{log}", i + 1)),
+                    None => self.say("no step has finished yet\n"),
+                },
+                "t" => match &self.last {
+                    Some((_, r, _)) => {
+                        let w = self.opts.trace.unwrap_or(trace::Window { from: 0, to: 40 });
+                        self.say(&trace::trace_text(&self.tree, r, w));
+                    }
+                    None => self.say("no step has finished yet\n"),
+                },
+                other => self.say(&format!("unknown key {other:?}\n")),
+            }
+        }
+    }
+}
+
+/// Runs every step of `plan` in one kernel, narrating to `out`; waits on `keys` between
+/// program images when given. Returns the records of the run.
+pub fn run_steps(
+    tree: &Path,
+    plan: &chain::Plan,
+    out: Rc<RefCell<Box<dyn Write>>>,
+    keys: Option<Box<dyn BufRead>>,
+    opts: StepOptions,
+) -> Result<Vec<ProcessRecord>, String> {
+    for dir in &plan.outputs {
+        let d = tree.join(dir.trim_start_matches('/'));
+        std::fs::create_dir_all(&d).map_err(|e| format!("creating {}: {e}", d.display()))?;
+    }
+    for (path, data) in &plan.files {
+        let p = tree.join(path.trim_start_matches('/'));
+        std::fs::write(&p, data).map_err(|e| format!("writing {}: {e}", p.display()))?;
+    }
+    let guest_out = GuestOutput(out.clone());
+    let stdio = Stdio {
+        stdin: Box::new(std::io::empty()),
+        stdout: Box::new(guest_out.clone()),
+        stderr: Box::new(guest_out),
+    };
+    let mut kernel = Kernel::new(Config::new(tree), stdio).map_err(|e| e.to_string())?;
+    let strace: Rc<RefCell<Vec<u8>>> = Rc::default();
+    kernel.set_strace(Box::new(SharedBuf(strace.clone())));
+    let narrator = Rc::new(RefCell::new(Narrator {
+        tree: tree.to_path_buf(),
+        out,
+        keys,
+        mode: Mode::Stepping,
+        opts,
+        strace,
+        strace_start: BTreeMap::new(),
+        pending: Vec::new(),
+        last: None,
+        quit: false,
+    }));
+    {
+        let n = narrator.clone();
+        kernel.set_observer(Box::new(move |ev| n.borrow_mut().on_event(ev)));
+    }
+    let mut failure = None;
+    for step in &plan.steps {
+        kernel.set_env(step.env.iter().map(|e| e.as_bytes().to_vec()).collect());
+        if let Err(e) = kernel.spawn(&step.cwd, &step.argv[0], &step.argv) {
+            failure = Some(format!("`{}` could not start: {e}", step.argv.join(" ")));
+            break;
+        }
+        let r = kernel.run();
+        narrator.borrow_mut().flush_pending();
+        if narrator.borrow().quit {
+            narrator.borrow().say("stopped at your request\n");
+            break;
+        }
+        match r {
+            Ok(vm::ExitStatus::Code(0)) => {}
+            Ok(s) => {
+                failure = Some(format!(
+                    "`{}` failed with status {}",
+                    step.argv.join(" "),
+                    s.shell_code()
+                ));
+                break;
+            }
+            Err(e) => {
+                failure = Some(format!("`{}` stopped: {e}", step.argv.join(" ")));
+                break;
+            }
+        }
+    }
+    narrator.borrow_mut().flush_pending();
+    let n = narrator.borrow();
+    n.say(&format!(
+        "{} program images ran, {} instructions, {} syscalls\n",
+        kernel.records().len(),
+        kernel.stats().instructions,
+        kernel.stats().syscalls
+    ));
+    for f in kernel.faults() {
+        n.say(&format!("fault: {f}\n"));
+    }
+    match failure {
+        Some(f) => Err(f),
+        None => Ok(kernel.records().to_vec()),
+    }
+}
+
+/// The narrative before a program image runs.
+pub fn before_text(tree: &Path, i: usize, r: &ProcessRecord) -> String {
+    let mut s = format!(
+        "\n== step {} (pid {}, parent {}) ==\n$ {}\n  program: {}{}\n  role: {}\n",
+        i + 1,
+        r.pid,
+        r.parent,
+        r.argv.join(" "),
+        r.exe,
+        size_note(tree, &r.exe),
+        roles::role_or_unknown(&r.exe)
+    );
+    let inputs: Vec<String> = r
+        .argv
+        .iter()
+        .skip(1)
+        .filter_map(|a| {
+            let guest = guest_path(&r.cwd, a);
+            let meta = std::fs::metadata(host_path(tree, &guest)).ok()?;
+            meta.is_file()
+                .then(|| format!("    {guest} ({} bytes)\n", meta.len()))
+        })
+        .collect();
+    if inputs.is_empty() {
+        s.push_str("  input files named on its command line: none yet\n");
+    } else {
+        s.push_str("  files named on its command line that exist now:\n");
+        s.extend(inputs);
+    }
+    s
+}
+
+/// The narrative after a program image ended.
+pub fn after_text(tree: &Path, i: usize, r: &ProcessRecord) -> String {
+    let calls: u64 = r.syscalls.values().sum();
+    let mut s = format!(
+        "-- step {} `{}` ended ({}): {} instructions, {} syscalls\n",
+        i + 1,
+        r.exe,
+        provenance::end_text(r.end),
+        r.instructions,
+        calls
+    );
+    for f in &r.reads {
+        s.push_str(&format!("  read  {}\n", f.path));
+    }
+    for f in &r.writes {
+        if f.deleted {
+            s.push_str(&format!("  wrote {} (then deleted it)\n", f.path));
+            continue;
+        }
+        let data = std::fs::read(host_path(tree, &f.path)).unwrap_or_default();
+        s.push_str(&format!(
+            "  wrote {}: {} bytes, sha256 {}\n        first bytes: {}\n",
+            f.path,
+            data.len(),
+            f.sha256,
+            first_bytes(&data)
+        ));
+    }
+    if r.writes.is_empty() {
+        s.push_str("  wrote no files\n");
+    }
+    s
+}
+
+/// Up to 16 bytes as hex and as text (dots for unprintable bytes).
+pub fn first_bytes(data: &[u8]) -> String {
+    let head = &data[..data.len().min(16)];
+    let hex: Vec<String> = head.iter().map(|b| format!("{b:02x}")).collect();
+    let text: String = head
+        .iter()
+        .map(|&b| {
+            if (0x20..0x7f).contains(&b) {
+                b as char
+            } else {
+                '.'
+            }
+        })
+        .collect();
+    format!("{}  |{text}|", hex.join(" "))
+}
+
+fn size_note(tree: &Path, guest: &str) -> String {
+    std::fs::metadata(host_path(tree, guest))
+        .map(|m| format!(" ({} bytes)", m.len()))
+        .unwrap_or_default()
+}
+
+/// `arg` as an absolute guest path, relative to the guest directory `cwd`.
+pub fn guest_path(cwd: &str, arg: &str) -> String {
+    let joined = if arg.starts_with('/') {
+        arg.to_string()
+    } else {
+        format!("{}/{arg}", cwd.trim_end_matches('/'))
+    };
+    let mut parts: Vec<&str> = Vec::new();
+    for p in joined.split('/') {
+        match p {
+            "" | "." => {}
+            ".." => {
+                parts.pop();
+            }
+            p => parts.push(p),
+        }
+    }
+    format!("/{}", parts.join("/"))
+}
+
+/// The host path of a guest path in `tree`.
+pub fn host_path(tree: &Path, guest: &str) -> PathBuf {
+    tree.join(guest.trim_start_matches('/'))
+}
+
+/// The strace lines of `pid` in `log`.
+fn step_syscalls(log: &[u8], pid: u32) -> String {
+    let prefix = format!("{pid} ");
+    String::from_utf8_lossy(log)
+        .lines()
+        .filter(|l| l.starts_with(&prefix))
+        .map(|l| format!("  {l}\n"))
+        .collect()
+}
+
+/// A Write into a shared buffer (the kernel owns the writer, the narrator reads it).
+struct SharedBuf(Rc<RefCell<Vec<u8>>>);
+
+impl Write for SharedBuf {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.borrow_mut().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Guest output, interleaved with the narrative.
+#[derive(Clone)]
+struct GuestOutput(Rc<RefCell<Box<dyn Write>>>);
+
+impl Write for GuestOutput {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.borrow_mut().write(buf)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.0.borrow_mut().flush()
+    }
+}

@@ -72,6 +72,9 @@ pub enum Error {
         /// Exit status and stderr.
         message: String,
     },
+    /// A build step failed inside the i386 emulator.
+    #[error("emulated build: {0}")]
+    Emulator(String),
     /// An input to the image writer is unusable.
     #[error("image: {0}")]
     Image(String),

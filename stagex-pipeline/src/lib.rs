@@ -1,8 +1,12 @@
 //! StageX hand-off: the package graph, source fetching, and the OCI image of
 //! `bootstrap-stage0` written from Stage0's files exactly as BuildKit would export it.
 
+pub mod build_args;
+pub mod build_root;
 pub mod buildkit;
 pub mod containerfile;
+pub mod emulated;
+pub mod engine;
 pub mod error;
 pub mod fetch;
 pub mod goflate;

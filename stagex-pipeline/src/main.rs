@@ -6,6 +6,8 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 use stagex_pipeline::containerfile::Containerfile;
+use stagex_pipeline::emulated::build_emulated;
+use stagex_pipeline::engine;
 use stagex_pipeline::fetch::{fetch_source, FetchOutcome, Provider};
 use stagex_pipeline::graph::Graph;
 use stagex_pipeline::sources::{fetch_dir, resolve_sources};
@@ -51,6 +53,56 @@ enum Cmd {
         /// Root of git snapshots `<owner>+<repo>/repo` to recreate GitHub archives from.
         #[arg(long)]
         snapshots: Option<PathBuf>,
+    },
+    /// Build a package without a container engine: fetch, lay out, run its Containerfile
+    /// in the i386 emulator, write the OCI layout (only packages built FROM scratch).
+    Build {
+        /// Target, `stage-name` (e.g. bootstrap-stage0).
+        target: String,
+        /// StageX checkout (holds packages/; fetch/ is written there).
+        #[arg(long)]
+        stagex: PathBuf,
+        /// Directory of tarballs named as in fetch/.
+        #[arg(long)]
+        tarballs: Option<PathBuf>,
+        /// Root of git snapshots `<owner>+<repo>/repo` to recreate GitHub archives from.
+        #[arg(long)]
+        snapshots: Option<PathBuf>,
+        /// Output directory for the OCI layout.
+        #[arg(long)]
+        out: PathBuf,
+        /// Scratch directory for the build root (default: OUT.work); must not hold root/.
+        #[arg(long)]
+        work: Option<PathBuf>,
+        /// No progress bar.
+        #[arg(short, long)]
+        quiet: bool,
+    },
+    /// Print the ordered build plan (levels) of a target's dependency closure.
+    Plan {
+        /// Target, `stage-name`.
+        target: String,
+        /// StageX checkout (holds packages/).
+        #[arg(long)]
+        stagex: PathBuf,
+    },
+    /// Hand a built OCI layout to StageX's Makefile/BuildKit: print (or, with --run, run)
+    /// the commands that place and load it and build the targets that become ready.
+    Load {
+        /// The target the layout is, `stage-name` (e.g. bootstrap-stage0).
+        target: String,
+        /// StageX checkout the commands run in.
+        #[arg(long)]
+        stagex: PathBuf,
+        /// The OCI layout written by `build` or `image`.
+        #[arg(long)]
+        out: PathBuf,
+        /// Run the commands (needs Docker + buildx + the containerd image store).
+        #[arg(long)]
+        run: bool,
+        /// Docker client to use.
+        #[arg(long, default_value = "docker")]
+        docker: String,
     },
     /// Write the OCI layout of bootstrap-stage0 from an already built root.
     Image {
@@ -187,6 +239,160 @@ fn image_cmd(
     Ok(())
 }
 
+fn build_cmd(
+    target: String,
+    stagex: PathBuf,
+    tarballs: Option<PathBuf>,
+    snapshots: Option<PathBuf>,
+    out: PathBuf,
+    work: Option<PathBuf>,
+    quiet: bool,
+) -> Result<()> {
+    let g = Graph::load(&stagex)?;
+    let t = g
+        .targets
+        .get(&target)
+        .ok_or_else(|| Error::Tree(format!("no target {target}")))?;
+    if !t.deps.is_empty() {
+        return Err(Error::Tree(format!(
+            "{target} builds on {} and needs a container engine; see `stagex-pipeline load`",
+            t.deps.join(", ")
+        )));
+    }
+    let mut providers = Vec::new();
+    providers.extend(tarballs.map(Provider::Tarballs));
+    providers.extend(snapshots.map(Provider::Snapshots));
+    let work = work.unwrap_or_else(|| {
+        let mut w = out.clone().into_os_string();
+        w.push(".work");
+        PathBuf::from(w)
+    });
+    let b = build_emulated(&stagex, t, &providers, &work, &out, quiet)?;
+    for (src, outcome) in &b.fetched {
+        println!("source   {} {} ({outcome:?})", src.hash, src.file);
+    }
+    for p in &b.placed {
+        println!("line {:3} {}", p.line, p.action);
+    }
+    println!(
+        "emulated {} steps, {} programs, {} instructions, {:.1} s (root {})",
+        b.run.steps,
+        b.run.programs,
+        b.run.instructions,
+        b.run.wall.as_secs_f64(),
+        b.root.display()
+    );
+    println!("config   {}", b.digests.config);
+    println!("manifest {}", b.digests.manifest);
+    println!("index    {}", b.digests.index);
+    Ok(())
+}
+
+fn plan_cmd(target: String, stagex: PathBuf) -> Result<()> {
+    let g = Graph::load(&stagex)?;
+    let plan = engine::build_plan(&g, &target)?;
+    let total: usize = plan.iter().map(|(_, ids)| ids.len()).sum();
+    println!("{target}: {total} targets in {} levels", plan.len());
+    for (level, ids) in &plan {
+        println!("level {level:2}: {}", ids.join(" "));
+    }
+    Ok(())
+}
+
+fn shell(stagex: &std::path::Path, script: &str) -> Result<()> {
+    println!("+ {script}");
+    let status = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(script)
+        .current_dir(stagex)
+        .envs(engine::MAKE_ENV.iter().copied())
+        .status()
+        .map_err(|e| Error::Command {
+            command: script.to_string(),
+            message: e.to_string(),
+        })?;
+    if !status.success() {
+        return Err(Error::Command {
+            command: script.to_string(),
+            message: status.to_string(),
+        });
+    }
+    Ok(())
+}
+
+fn load_cmd(
+    target: String,
+    stagex: PathBuf,
+    out: PathBuf,
+    run: bool,
+    docker: String,
+) -> Result<()> {
+    let g = Graph::load(&stagex)?;
+    let t = g
+        .targets
+        .get(&target)
+        .ok_or_else(|| Error::Tree(format!("no target {target}")))?;
+    let index = out.join("index.json");
+    let text = std::fs::read_to_string(&index).map_err(|e| Error::io(&index, e))?;
+    let parsed: serde_json::Value = serde_json::from_str(&text)
+        .map_err(|e| Error::Image(format!("{}: {e}", index.display())))?;
+    let out_abs = std::fs::canonicalize(&out).map_err(|e| Error::io(&out, e))?;
+    let place = format!(
+        "rm -rf out/{target} && mkdir -p out && cp -a {} out/{target} && touch out/{target}/index.json",
+        out_abs.display()
+    );
+    let mut scripts = vec![place];
+    scripts.extend(engine::import_commands(t));
+    let built = std::collections::BTreeSet::from([target.clone()]);
+    let ready = engine::ready_targets(&g, &built);
+    let recipes = ready
+        .iter()
+        .map(|id| engine::make_recipe(&g.targets[id]))
+        .collect::<Result<Vec<_>>>()?;
+    println!(
+        "# {target}: OCI layout {} (index {})",
+        out.display(),
+        parsed["manifests"][0]["digest"].as_str().unwrap_or("?")
+    );
+    println!("# in {} with the Makefile's environment:", stagex.display());
+    let env: Vec<String> = engine::MAKE_ENV
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect();
+    println!("export {}", env.join(" "));
+    println!(
+        "# 1. the layout where the Makefile's oci-layout:// contexts look, newer than its inputs"
+    );
+    println!("{}", scripts[0]);
+    println!("# 2. make import-{target}");
+    for s in &scripts[1..] {
+        println!("{s}");
+    }
+    println!(
+        "# 3. targets ready now ({}): make {}",
+        ready.len(),
+        ready.join(" ")
+    );
+    for (id, r) in ready.iter().zip(&recipes) {
+        println!("# make {id}\n{r}");
+    }
+    if !run {
+        return Ok(());
+    }
+    let engine = engine::detect_engine(&docker).map_err(|p| Error::Command {
+        command: format!("{docker} (engine check)"),
+        message: p.to_string(),
+    })?;
+    println!(
+        "# engine: docker {} / buildx {}",
+        engine.server, engine.buildx
+    );
+    for s in scripts.iter().chain(&recipes) {
+        shell(&stagex, s)?;
+    }
+    Ok(())
+}
+
 fn main() -> ExitCode {
     // Exit quietly when stdout is closed early (`| head`) instead of panicking in println!.
     // SAFETY: restoring the default disposition of SIGPIPE before any output.
@@ -202,6 +408,23 @@ fn main() -> ExitCode {
             tarballs,
             snapshots,
         } => fetch_cmd(package, stagex, tarballs, snapshots),
+        Cmd::Build {
+            target,
+            stagex,
+            tarballs,
+            snapshots,
+            out,
+            work,
+            quiet,
+        } => build_cmd(target, stagex, tarballs, snapshots, out, work, quiet),
+        Cmd::Plan { target, stagex } => plan_cmd(target, stagex),
+        Cmd::Load {
+            target,
+            stagex,
+            out,
+            run,
+            docker,
+        } => load_cmd(target, stagex, out, run, docker),
         Cmd::Image {
             stagex,
             build_root,

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use clap::Args;
 use vm::kernel::{Config, Event, Kernel, Stdio};
+use vm::EngineKind;
 use vm::ExitStatus;
 
 use crate::chain::{self, answers, preflight, Layout};
@@ -49,8 +50,57 @@ pub struct RunArgs {
     /// Print only the verdict.
     #[arg(short, long)]
     pub quiet: bool,
+    /// Which engine runs the guests (and whether to cross-check it).
+    #[command(flatten)]
+    pub engine: EngineArgs,
     /// The tree to run (default ./stage0-posix).
     pub tree: Option<PathBuf>,
+}
+
+/// Engine choice for `run` (unicorn needs a build with the cargo feature `vm/unicorn`).
+#[derive(Args, Default, Clone, Debug)]
+pub struct EngineArgs {
+    /// The engine that runs every guest.
+    #[arg(long, value_enum, default_value = "interp")]
+    pub engine: EngineArg,
+    /// Run every process on the interpreter and unicorn in lockstep, comparing state after
+    /// every instruction; `native` (the host CPU as oracle) is for single programs.
+    #[arg(long, value_enum, value_name = "ORACLE", num_args = 0..=1, require_equals = true, default_missing_value = "unicorn")]
+    pub cross_check: Option<CrossCheckArg>,
+}
+
+/// `--engine` values.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum EngineArg {
+    #[default]
+    Interp,
+    Unicorn,
+}
+
+/// `--cross-check` values.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CrossCheckArg {
+    Unicorn,
+    Native,
+}
+
+impl EngineArgs {
+    /// The kernel's engine kind, or why this combination cannot run.
+    pub fn kind(&self) -> Result<EngineKind, String> {
+        match (self.cross_check, self.engine) {
+            (Some(CrossCheckArg::Native), _) => Err(
+                "--cross-check native compares single programs with the host CPU; it is not \
+                 available for chain runs (use --cross-check unicorn)"
+                    .into(),
+            ),
+            (Some(CrossCheckArg::Unicorn), EngineArg::Interp) => Ok(EngineKind::CrossCheck),
+            (Some(CrossCheckArg::Unicorn), EngineArg::Unicorn) => {
+                Err("--cross-check already runs both engines; drop --engine unicorn".into())
+            }
+            (None, EngineArg::Interp) => Ok(EngineKind::Interp),
+            (None, EngineArg::Unicorn) => Ok(EngineKind::Unicorn),
+        }
+    }
 }
 
 /// What a finished run produced, for the summary and the files.
@@ -215,6 +265,8 @@ pub fn execute(tree: &Path, plan: &chain::Plan, a: &RunArgs) -> Result<Outcome, 
     };
     let mut cfg = Config::new(tree);
     cfg.max_insns = a.max_insns;
+    cfg.engine = a.engine.kind()?;
+    let cfg_engine = cfg.engine;
     let mut kernel = Kernel::new(cfg, stdio).map_err(|e| e.to_string())?;
     if let Some(p) = &a.strace {
         let f = std::fs::File::create(p).map_err(|e| format!("--strace {}: {e}", p.display()))?;
@@ -268,6 +320,14 @@ pub fn execute(tree: &Path, plan: &chain::Plan, a: &RunArgs) -> Result<Outcome, 
     }
     bar.finish_and_clear();
     let _ = shared.borrow_mut().flush();
+    if cfg_engine == EngineKind::CrossCheck {
+        let c = kernel.cross_check_counts();
+        eprintln!(
+            "cross-check (interp vs unicorn): {} instructions, {} basic blocks, {} syscalls \
+             and {} whole-memory comparisons in agreement",
+            c.instructions, c.blocks, c.syscalls, c.full_compares
+        );
+    }
     for f in kernel.faults() {
         eprintln!("stage0-runner: {f}");
     }

@@ -2,8 +2,8 @@
 
 /// Program file name → its role in the chain.
 const ROLES: &[(&str, &str)] = &[
-    ("kaem-optional-seed", "The seed shell: a few hundred hand-written bytes that run each line of a kaem script as a command. It starts the whole chain."),
-    ("hex0-seed", "The seed assembler: 229 hand-written bytes that turn pairs of hex digits into bytes, skipping # and ; comments. Everything else is built from source starting here."),
+    ("kaem-optional-seed", "The seed shell: a small hand-written program that runs each line of a kaem script as a command. It starts the whole chain."),
+    ("hex0-seed", "The seed assembler: a tiny hand-written program that turns pairs of hex digits into bytes, skipping # and ; comments. Everything else is built from source starting here."),
     ("hex0", "hex0 rebuilt from its commented source hex0_x86.hex0; identical to the seed, which proves the seed matches its source."),
     ("kaem-0", "The minimal kaem shell built from kaem-minimal.hex0; it runs mescc-tools-mini-kaem.kaem, the script of the next stages."),
     ("hex1", "hex0 plus one-character labels (:a) and 32-bit relative pointers (%a), so code no longer needs hand-computed jump offsets."),

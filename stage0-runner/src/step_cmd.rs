@@ -102,8 +102,10 @@ struct Narrator {
     strace: Rc<RefCell<Vec<u8>>>,
     /// Where each record's syscalls start in the strace buffer.
     strace_start: BTreeMap<usize, usize>,
-    /// Finished records whose files are not yet written back to the host.
-    pending: Vec<(usize, ProcessRecord, String)>,
+    /// Finished records not yet narrated (their files may not be written back yet):
+    /// index, record, and where its syscalls start and end in the strace buffer (the end
+    /// is known at the next event: the exit call is logged after its end event).
+    pending: Vec<(usize, ProcessRecord, usize, Option<usize>)>,
     /// The last finished step, for the `s` and `t` keys.
     last: Option<(usize, ProcessRecord, String)>,
     quit: bool,
@@ -120,7 +122,11 @@ impl Narrator {
         if self.quit {
             return;
         }
-        self.flush_pending();
+        let now = self.strace.borrow().len();
+        for p in self.pending.iter_mut().filter(|p| p.3.is_none()) {
+            p.3 = Some(now);
+        }
+        self.flush_pending(false);
         match ev {
             Event::Started(i, r) => {
                 self.strace_start.insert(i, self.strace.borrow().len());
@@ -129,15 +135,32 @@ impl Narrator {
             }
             Event::Ended(i, r) => {
                 let from = self.strace_start.get(&i).copied().unwrap_or(0);
-                let log = step_syscalls(&self.strace.borrow()[from..], r.pid);
-                self.pending.push((i, r.clone(), log));
+                self.pending.push((i, r.clone(), from, None));
             }
         }
     }
 
-    /// Narrates finished steps (their files are on the host by the next event).
-    fn flush_pending(&mut self) {
-        for (i, r, log) in std::mem::take(&mut self.pending) {
+    /// Narrates finished steps whose files are on the host (the kernel writes a file back
+    /// when its last descriptor closes, which may be after the step's end event); `all`
+    /// narrates the rest too (the run is over, everything is written back).
+    fn flush_pending(&mut self, all: bool) {
+        let ready = |r: &ProcessRecord, tree: &Path| {
+            r.writes.iter().all(|w| {
+                w.deleted
+                    || std::fs::read(host_path(tree, &w.path))
+                        .is_ok_and(|d| vm::record::sha256_hex(&d) == w.sha256)
+            })
+        };
+        while let Some((_, r, _, _)) = self.pending.first() {
+            if !all && !ready(r, &self.tree) {
+                return;
+            }
+            let (i, r, from, to) = self.pending.remove(0);
+            let log = {
+                let buf = self.strace.borrow();
+                let to = to.unwrap_or(buf.len()).min(buf.len());
+                step_syscalls(&buf[from.min(to)..to], r.pid)
+            };
             self.say(&after_text(&self.tree, i, &r));
             if let Some(w) = self.opts.trace {
                 let chosen = self.opts.trace_steps.is_empty() && trace::has_source_map(&r.exe)
@@ -237,7 +260,7 @@ pub fn run_steps(
             break;
         }
         let r = kernel.run();
-        narrator.borrow_mut().flush_pending();
+        narrator.borrow_mut().flush_pending(true);
         if narrator.borrow().quit {
             narrator.borrow().say("stopped at your request\n");
             break;
@@ -258,7 +281,7 @@ pub fn run_steps(
             }
         }
     }
-    narrator.borrow_mut().flush_pending();
+    narrator.borrow_mut().flush_pending(true);
     let n = narrator.borrow();
     n.say(&format!(
         "{} program images ran, {} instructions, {} syscalls\n",

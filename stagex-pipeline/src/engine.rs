@@ -252,6 +252,60 @@ mod tests {
         p.display().to_string()
     }
 
+    fn target(stage: &str, name: &str, toml: &str, deps: &[&str]) -> (String, Target) {
+        let package = crate::package::PackageToml::parse(toml, Path::new("p.toml")).unwrap();
+        let t = Target {
+            stage: stage.into(),
+            name: name.into(),
+            origin: package.package.name.clone(),
+            version: package.package.version.clone(),
+            deps: deps.iter().map(|d| d.to_string()).collect(),
+            package,
+        };
+        (t.id(), t)
+    }
+
+    #[test]
+    fn subpackage_recipe_and_closure_order() {
+        let libs = "[package]\nname = \"gcc\"\nversion = \"1.2\"\nsubpackages = [\"libgcc\"]\n";
+        let graph = Graph {
+            targets: [
+                target("bootstrap", "stage0", "[package]\nname = \"stage0\"\n", &[]),
+                target(
+                    "core",
+                    "libgcc",
+                    libs,
+                    &["bootstrap-stage0", "bootstrap-stage0"],
+                ),
+                target(
+                    "core",
+                    "unrelated",
+                    "[package]\nname = \"unrelated\"\n",
+                    &[],
+                ),
+            ]
+            .into_iter()
+            .collect(),
+            skipped: Vec::new(),
+        };
+        let r = make_recipe(&graph.targets["core-libgcc"]).unwrap();
+        assert!(r.contains("  --target package-libgcc \\\n"), "{r}");
+        assert!(r.contains("-f packages/core/gcc/Containerfile \\\n  packages/core/gcc \\\n"));
+        assert!(r.contains("--build-arg VERSION_MAJOR_MINOR=1.2 \\\n"));
+        assert!(r.contains("--platform=linux/amd64"));
+        // targets.py keeps duplicate dependencies, so the context is passed twice.
+        assert_eq!(r.matches("stagex/bootstrap-stage0=oci-layout").count(), 2);
+        assert_eq!(
+            build_plan(&graph, "core-libgcc").unwrap(),
+            vec![
+                (0, vec!["bootstrap-stage0".to_string()]),
+                (1, vec!["core-libgcc".to_string()])
+            ]
+        );
+        let built = BTreeSet::from(["bootstrap-stage0".to_string()]);
+        assert_eq!(ready_targets(&graph, &built), vec!["core-libgcc"]);
+    }
+
     #[test]
     fn missing_client_and_daemon_are_named() {
         let dir = tempfile::tempdir().unwrap();

@@ -286,13 +286,15 @@ impl MappedPages {
         let mapped = |p: u32| p < 1 << 20 && mem.is_mapped(p << 12);
         let mut added = Vec::new();
         for run in self.pages.chunk_by(|a, b| b.wrapping_sub(*a) == 1) {
+            // Runs are disjoint and ascending: growth between two of them stops at the
+            // next run's first page, and duplicates are removed below.
             let mut p = run[run.len() - 1] + 1;
-            while mapped(p) && !added.contains(&p) {
+            while mapped(p) && self.pages.binary_search(&p).is_err() {
                 added.push(p);
                 p += 1;
             }
             let mut p = run[0];
-            while p > 0 && mapped(p - 1) && !added.contains(&(p - 1)) {
+            while p > 0 && mapped(p - 1) && self.pages.binary_search(&(p - 1)).is_err() {
                 p -= 1;
                 added.push(p);
             }

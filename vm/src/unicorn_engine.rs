@@ -310,14 +310,20 @@ impl UnicornCpu {
         }
     }
 
-    /// Maps one zeroed page.
-    pub fn map_page(&mut self, page: u32) -> Result<(), UnicornError> {
-        if let Err(i) = self.pages.binary_search(&page) {
+    /// Maps zeroed pages (ascending, none mapped yet), each run of consecutive pages as
+    /// one unicorn region: thousands of one-page regions make unicorn slow.
+    pub fn map_pages(&mut self, pages: &[u32]) -> Result<(), UnicornError> {
+        for run in pages.chunk_by(|a, b| b.wrapping_sub(*a) == 1) {
             self.emu
-                .mem_map((page as u64) << 12, PAGE_SIZE as u64, Prot::ALL)
-                .map_err(uc("mapping a page"))?;
-            self.pages.insert(i, page);
+                .mem_map(
+                    (run[0] as u64) << 12,
+                    run.len() as u64 * PAGE_SIZE as u64,
+                    Prot::ALL,
+                )
+                .map_err(uc("mapping pages"))?;
         }
+        self.pages.extend_from_slice(pages);
+        self.pages.sort_unstable();
         Ok(())
     }
 
@@ -510,8 +516,8 @@ impl UnicornEngine {
             uc.unmap_page(p)?;
         }
         let mut buf = vec![0u8; PAGE_SIZE as usize];
+        uc.map_pages(&changes.added)?;
         for &p in &changes.added {
-            uc.map_page(p)?;
             mem.read_bytes(p << 12, &mut buf)?;
             uc.write_mem(p << 12, &buf)?;
             mem.mark_code(p << 12, PAGE_SIZE);

@@ -235,14 +235,95 @@ fn skip_name(w: &mut Walker<'_>) {
     }
 }
 
+/// For each line of the hex2 text M0 makes of `src` (one line per token, see
+/// [`crate::m0`]), the source line of the token that produced it.
+pub fn m0_output_lines(src: &Source) -> Vec<usize> {
+    let data = &src.data;
+    let line_of = |i: usize| 1 + data[..i].iter().filter(|&&b| b == b'\n').count();
+    // Tokens as (start, end, is_string), with M0's separators and comments.
+    let mut tokens = Vec::new();
+    let mut i = 0;
+    while i < data.len() {
+        let c = data[i];
+        match c {
+            b'#' | b';' | 0 => {
+                i += data[i..]
+                    .iter()
+                    .position(|&b| b == b'\n')
+                    .unwrap_or(data.len() - i);
+            }
+            b'\n' | b'\t' | b' ' => i += 1,
+            b'"' | b'\'' => {
+                let n = data[i + 1..]
+                    .iter()
+                    .position(|&b| b == c)
+                    .unwrap_or(data.len() - i - 1);
+                tokens.push((i, i + 1 + n, true));
+                i += n + 2;
+            }
+            _ => {
+                let n = data[i..]
+                    .iter()
+                    .position(|&b| matches!(b, b'\n' | b'\t' | b' ' | 0))
+                    .unwrap_or(data.len() - i);
+                tokens.push((i, i + n, false));
+                i += n + 1;
+            }
+        }
+    }
+    let text = |t: &(usize, usize, bool)| &data[t.0..t.1.min(data.len())];
+    let mut macros: std::collections::HashMap<&[u8], &[u8]> = Default::default();
+    let mut lines = Vec::new();
+    let mut k = 0;
+    while k < tokens.len() {
+        let t = &tokens[k];
+        k += 1;
+        if !t.2 && text(t) == b"DEFINE" && k + 1 < tokens.len() {
+            macros.insert(text(&tokens[k]), text(&tokens[k + 1]));
+            k += 2;
+            continue;
+        }
+        // Raw strings and macro values may hold newlines; each is a line of output.
+        let emitted: &[u8] = match (t.2, text(t).first()) {
+            (true, Some(b'\'')) => text(t),
+            (false, _) => macros.get(text(t)).copied().unwrap_or(b""),
+            _ => b"",
+        };
+        let n = 1 + emitted.iter().filter(|&&b| b == b'\n').count();
+        lines.extend(std::iter::repeat_n(line_of(t.0), n));
+    }
+    lines
+}
+
+/// The map of a program linked by hex2-0 from `header` (hex2) followed by what M0 makes
+/// of `m1` (the chain's `catm` + `hex2-0` steps); bytes of the second part point at `m1`.
+pub fn m0_then_hex2(header: Source, m1: Source) -> Option<SourceMap> {
+    let text = crate::m0::assemble(&m1).ok()?;
+    let lines = m0_output_lines(&m1);
+    let mut map = hex2(
+        vec![header, Source::new("M0 output", text)],
+        crate::hex2::HEX2_0,
+    );
+    for o in map.origins.iter_mut().filter(|o| o.file == 1) {
+        o.line = *lines.get(o.line - 1)?;
+    }
+    map.files[1] = m1;
+    Some(map)
+}
+
 /// The map for what `tool` (a [`crate::TOOLS`] name) builds from `sources`, for the tools
-/// whose output bytes come straight from their input text.
+/// whose output bytes come straight from their input text; `M0` stands for an ELF header
+/// in hex2 and an M1 program, assembled by M0 and linked by hex2-0.
 pub fn for_tool(tool: &str, mut sources: Vec<Source>) -> Option<SourceMap> {
     match tool {
         "hex0" if sources.len() == 1 => sources.pop().map(hex0),
         "hex1" if sources.len() == 1 => sources.pop().map(hex1),
         "hex2-0" => Some(hex2(sources, crate::hex2::HEX2_0)),
         "hex2" => Some(hex2(sources, crate::hex2::HEX2_C)),
+        "M0" if sources.len() == 2 => {
+            let m1 = sources.pop()?;
+            m0_then_hex2(sources.pop()?, m1)
+        }
         _ => None,
     }
 }
@@ -272,6 +353,17 @@ mod tests {
         assert_eq!(lines, vec![1, 2, 2, 2, 2, 3]);
         let out = crate::hex1::assemble(&src(":a 90\n%a ; back\nC3\n")).unwrap();
         assert_eq!(out.len(), m.len());
+    }
+
+    #[test]
+    fn m0_bytes_point_at_the_m1_line_of_their_token() {
+        let m1 = "DEFINE NOP 90\nDEFINE RET C3\n:top\nNOP NOP # two\n'AB'\n\"x\"\nRET\n";
+        let m = m0_then_hex2(src("7F\n"), Source::new("p.M1", m1.as_bytes().to_vec())).unwrap();
+        let got: Vec<(usize, usize)> = m.origins.iter().map(|o| (o.file, o.line)).collect();
+        // 7F; 90 90 (line 4); AB raw (line 5); "x" = 78 00 (line 6); C3 (line 7).
+        let want = vec![(0, 1), (1, 4), (1, 4), (1, 5), (1, 6), (1, 6), (1, 7)];
+        assert_eq!(got, want);
+        assert_eq!(m.line_at(6).unwrap().code, "RET");
     }
 
     #[test]

@@ -60,6 +60,8 @@ const HAND_WRITTEN: &[(&str, &str, &[&str])] = &[
     ("hex2-0", "hex1", &["hex2_x86.hex1"]),
     ("catm", "hex2-0", &["catm_x86.hex2"]),
     ("M0", "hex2-0", &["ELF-i386.hex2", "M0_x86.hex2"]),
+    // Built by M0 from M1 assembly, then joined to the ELF header and linked by hex2-0.
+    ("cc_x86", "M0", &["ELF-i386.hex2", "cc_x86.M1"]),
 ];
 
 fn hand_written(

@@ -399,3 +399,35 @@ fn every_byte_of_hex0_maps_to_the_source_line_that_spells_it() {
         "an instruction without a source line"
     );
 }
+
+#[test]
+fn every_hand_written_program_of_a_finished_tree_has_a_fitting_source_map() {
+    let Some(tree) = std::env::var_os("STAGE0_NATIVE_TREE").map(PathBuf::from) else {
+        eprintln!("SKIPPED: every_hand_written_program_of_a_finished_tree_has_a_fitting_source_map needs $STAGE0_NATIVE_TREE (a tree after a native run)");
+        return;
+    };
+    let programs = [
+        "/bootstrap-seeds/POSIX/x86/hex0-seed",
+        "/bootstrap-seeds/POSIX/x86/kaem-optional-seed",
+        "/x86/artifact/hex0",
+        "/x86/artifact/kaem-0",
+        "/x86/artifact/hex1",
+        "/x86/artifact/hex2-0",
+        "/x86/artifact/catm",
+        "/x86/artifact/M0",
+        "/x86/artifact/cc_x86",
+    ];
+    for exe in programs {
+        let map = trace::source_map(&tree, exe).unwrap_or_else(|e| panic!("{exe}: {e}"));
+        // The ELF header's first byte (0x7F) comes from the first code line of the first file.
+        let first = map.line_at(0).unwrap();
+        assert!(
+            first.code.starts_with("7F") || first.code.starts_with("7f"),
+            "{exe}: {first:?}"
+        );
+    }
+    // cc_x86's code comes from cc_x86.M1, line by line.
+    let map = trace::source_map(&tree, "/x86/artifact/cc_x86").unwrap();
+    let last = map.line_at(map.len() - 1).unwrap();
+    assert_eq!(last.file, "/x86/cc_x86.M1");
+}

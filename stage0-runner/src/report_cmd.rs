@@ -126,12 +126,16 @@ impl Run {
         })
     }
 
-    /// For each step, the earlier steps whose files it read: (producer, consumer, path).
+    /// For each step, the earlier steps whose files it ran or read: (producer, consumer, path).
     pub fn edges(&self) -> Vec<(usize, usize, String)> {
         let mut last_writer: BTreeMap<&str, usize> = BTreeMap::new();
         let mut edges = Vec::new();
         for (j, p) in self.prov.processes.iter().enumerate() {
-            for r in &p.reads {
+            // The program itself is the first thing a step takes from an earlier one.
+            if let Some(&i) = last_writer.get(p.exe.as_str()) {
+                edges.push((i, j, p.exe.clone()));
+            }
+            for r in p.reads.iter().filter(|r| r.path != p.exe) {
                 if let Some(&i) = last_writer.get(r.path.as_str()) {
                     edges.push((i, j, r.path.clone()));
                 }
@@ -158,7 +162,7 @@ fn short_name(exe: &str) -> &str {
 const CSS: &str = "body{font:14px/1.4 system-ui,sans-serif;margin:2em;color:#222;background:#fcfcfa}\
 h1{font-size:1.5em}h2{font-size:1.2em;margin-top:2em}.ok{color:#17702a}.bad{color:#b00020}\
 table{border-collapse:collapse;width:100%}td,th{border-bottom:1px solid #ddd;padding:4px 6px;vertical-align:top;text-align:left}\
-th{background:#eee}code{font:12px ui-monospace,monospace}.num{text-align:right;font-variant-numeric:tabular-nums}\
+th{background:#eee}code{font:12px ui-monospace,monospace}.num{text-align:right;white-space:nowrap;font-variant-numeric:tabular-nums}\
 .role{color:#555;font-size:12px}.files{font:11px ui-monospace,monospace;color:#333}\
 svg text{font:11px ui-monospace,monospace}svg .arc{fill:none;stroke:#4a7ab5;stroke-opacity:.45}\
 svg .row{fill:#eef3f9}svg .seed{fill:#fbeee0}";
@@ -214,7 +218,7 @@ pub fn html(run: &Run) -> String {
         insns,
         p.inputs.len()
     );
-    s.push_str("<h2>The chain</h2>\n<p>One row per program image, in the order they started. An arc joins the step that wrote a file to each later step that read it.</p>\n");
+    s.push_str("<h2>The chain</h2>\n<p>One row per program image, in the order they started. An arc joins the step that wrote a file to each later step that ran or read it (hover an arc for the file).</p>\n");
     s.push_str(&svg(run));
     s.push_str("<h2>Steps</h2>\n<table><tr><th>#</th><th>program and role</th><th>read</th><th>wrote</th><th class=\"num\">instructions</th><th class=\"num\">syscalls</th><th class=\"num\">time</th><th>end</th></tr>\n");
     for (i, x) in p.processes.iter().enumerate() {
@@ -341,6 +345,14 @@ pub fn dot(run: &Run) -> String {
         }
     }
     for (i, x) in run.prov.processes.iter().enumerate() {
+        if files.contains_key(x.exe.as_str()) {
+            let _ = writeln!(
+                s,
+                "  {} -> s{} [style=bold, label=\"runs\"];",
+                dot_quote(&x.exe),
+                i + 1
+            );
+        }
         for r in x
             .reads
             .iter()

@@ -343,6 +343,19 @@ fn seed_stage_narrative_matches_its_provenance() {
         narrative.contains("/x86/hex0_x86.hex0:64  58  ; pop_eax"),
         "{narrative}"
     );
+    // The report draws hex0-seed's output running as step 3.
+    let (html, dot) = (a.root.join("r.html"), a.root.join("r.dot"));
+    report(&a.root.join("prov.json"), &a.root, &html, &dot);
+    let html = std::fs::read_to_string(html).unwrap();
+    assert!(
+        html.contains("<title>2 → step 3: /x86/artifact/hex0</title>"),
+        "{html}"
+    );
+    let dot = std::fs::read_to_string(dot).unwrap();
+    assert!(
+        dot.contains("\"/x86/artifact/hex0\" -> s3 [style=bold"),
+        "{dot}"
+    );
 }
 
 #[test]

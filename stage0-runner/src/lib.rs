@@ -4,11 +4,13 @@
 //! tests) can run a chain and read its provenance.
 
 pub mod chain;
+pub mod ddc;
 pub mod exec;
 pub mod provenance;
 pub mod report_cmd;
 pub mod roles;
 pub mod run_cmd;
+pub mod seed_cmd;
 pub mod step_cmd;
 pub mod summary;
 pub mod trace;

@@ -1,6 +1,6 @@
 //! `stage0-runner`: run and verify the stage0-posix bootstrap chain inside an i386 emulator.
 
-use stage0_runner::{exec, report_cmd, run_cmd, step_cmd};
+use stage0_runner::{ddc, exec, report_cmd, run_cmd, seed_cmd, step_cmd};
 
 use std::process::ExitCode;
 
@@ -24,6 +24,10 @@ enum Command {
     Step(step_cmd::StepArgs),
     /// Write a finished run (its provenance) as an HTML page or a Graphviz graph.
     Report(report_cmd::ReportArgs),
+    /// Run the chain with Rust / host-compiled substitutes and compare with all-emulated.
+    Ddc(ddc::DdcArgs),
+    /// The Rust seed tools.
+    Seed(seed_cmd::SeedArgs),
 }
 
 fn main() -> ExitCode {
@@ -33,6 +37,8 @@ fn main() -> ExitCode {
         Command::Run(args) => run_cmd::run(args),
         Command::Step(args) => step_cmd::step(args),
         Command::Report(args) => report_cmd::report(args),
+        Command::Ddc(args) => ddc::ddc(args),
+        Command::Seed(args) => seed_cmd::seed(args),
     };
     ExitCode::from(code)
 }

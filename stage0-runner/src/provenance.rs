@@ -48,6 +48,9 @@ pub struct Process {
     pub syscalls: BTreeMap<String, u64>,
     pub reads: Vec<FileHash>,
     pub writes: Vec<FileHash>,
+    /// The stand-in that ran instead of the program (`stage0-runner ddc`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub substitute: Option<String>,
 }
 
 /// The answers verdict.
@@ -104,6 +107,7 @@ impl From<&ProcessRecord> for Process {
                 .collect(),
             reads: files(&r.reads),
             writes: files(&r.writes),
+            substitute: r.substitute.clone(),
         }
     }
 }

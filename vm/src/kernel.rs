@@ -227,6 +227,8 @@ pub struct Kernel {
     observer: Option<Observer>,
     /// What the cross-check engines compared (all processes).
     pub(crate) cross_check: SharedCounts,
+    /// Substitutes asked at each execve (diverse double compilation).
+    pub(crate) exec_hook: Option<Box<dyn crate::exec_hook::ExecHook>>,
 }
 
 /// A callback told of each [`Event`].
@@ -265,6 +267,7 @@ impl Kernel {
             exit: None,
             observer: None,
             cross_check: SharedCounts::default(),
+            exec_hook: None,
         })
     }
 
@@ -390,6 +393,7 @@ impl Kernel {
             writes: Vec::new(),
             bytes_read: 0,
             bytes_written: 0,
+            substitute: None,
         });
         self.counts.push(Box::new([0; 512]));
         let i = self.records.len() - 1;

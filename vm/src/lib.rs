@@ -15,6 +15,7 @@ pub mod cpu;
 pub mod elf;
 pub mod engine;
 pub mod errno;
+pub mod exec_hook;
 pub mod kernel;
 pub mod lockstep;
 pub mod memory;

@@ -78,6 +78,8 @@ pub struct ProcessRecord {
     /// Bytes moved by read(2) and write(2).
     pub bytes_read: u64,
     pub bytes_written: u64,
+    /// The stand-in that ran instead of the program (see [`crate::exec_hook`]), if any.
+    pub substitute: Option<String>,
 }
 
 /// Lossy text of guest bytes (paths and arguments are bytes to Linux).

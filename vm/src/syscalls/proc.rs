@@ -127,6 +127,9 @@ pub(super) fn execve(k: &mut Kernel, a: [u32; 6]) -> SysResult {
         None => return Err(Errno::ENOENT.into()),
         Some(_) => return Err(Errno::EACCES.into()),
     }
+    if k.substitute_exec(&r.guest, &argv, &envp) {
+        return Err(SysError::NoReturn);
+    }
     let bytes = k.vfs.read_whole(&r)?;
     // Load into a fresh address space first: until it succeeds the caller keeps running
     // and sees ENOEXEC, as with a Linux execve that fails before the point of no return.

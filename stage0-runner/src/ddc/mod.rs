@@ -1,0 +1,280 @@
+//! `stage0-runner ddc`: diverse double compilation of the chain.
+//!
+//! The chain runs once with substitutes (Rust seed tools and/or host-compiled C tools)
+//! standing in for the emulated programs they reproduce, and its every step's outputs are
+//! compared with an all-emulated run's.
+
+pub mod compare;
+pub mod hook;
+pub mod hostcc;
+
+use std::ffi::OsStr;
+use std::path::{Path, PathBuf};
+
+use clap::{Args, ValueEnum};
+use vm::kernel::{Config, Kernel, Stdio};
+use vm::ExitStatus;
+
+use crate::chain::{self, answers, preflight, Layout};
+use crate::provenance::{self, Process, Provenance};
+use crate::run_cmd::{self, RunArgs};
+
+/// Which substitutes stand in for emulated programs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum With {
+    /// The `seed` crate's Rust tools (hex0 ... M1, hex2, blood-elf).
+    Rust,
+    /// M2-Planet, M2-Mesoplanet, M1, hex2, blood-elf built with the host's `cc`.
+    HostCc,
+    /// Host-compiled tools where they apply, Rust tools elsewhere.
+    Both,
+}
+
+#[derive(Args)]
+pub struct DdcArgs {
+    /// Which substitutes to use.
+    #[arg(long, value_enum, default_value = "rust")]
+    pub with: With,
+    /// A tree after an all-emulated `stage0-runner run` (skips running the reference).
+    #[arg(long, value_name = "DIR", requires = "reference_provenance")]
+    pub reference: Option<PathBuf>,
+    /// That run's provenance (`stage0-runner run --provenance`).
+    #[arg(long, value_name = "FILE", requires = "reference")]
+    pub reference_provenance: Option<PathBuf>,
+    /// Scratch directory for the tree copies and the host-compiled tools
+    /// (default: a new directory under the system's temporary directory).
+    #[arg(long, value_name = "DIR")]
+    pub work: Option<PathBuf>,
+    /// Write the DDC run's provenance (substituted steps marked) to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub provenance: Option<PathBuf>,
+    /// A pristine upstream stage0-posix tree (it is copied, never written).
+    pub tree: PathBuf,
+}
+
+/// What a run with substitutes produced.
+struct DdcRun {
+    processes: Vec<Process>,
+    failure: Option<String>,
+}
+
+pub fn ddc(a: DdcArgs) -> u8 {
+    match ddc_inner(&a) {
+        Ok(ok) => u8::from(!ok),
+        Err(e) => {
+            eprintln!("stage0-runner ddc: {e}");
+            2
+        }
+    }
+}
+
+fn ddc_inner(a: &DdcArgs) -> Result<bool, String> {
+    let plan = chain::plan(&a.tree, Layout::Upstream).map_err(|e| e.to_string())?;
+    let answers_path = a.tree.join("x86.answers");
+    let problems = preflight::check(&a.tree, Some(&plan), Layout::Upstream, Some(&answers_path));
+    if !problems.is_empty() {
+        return Err(format!("the tree is not ready: {}", problems.join("; ")));
+    }
+    let work = a
+        .work
+        .clone()
+        .unwrap_or_else(|| std::env::temp_dir().join(format!("stage0-ddc-{}", std::process::id())));
+    let host = match a.with {
+        With::Rust => None,
+        With::HostCc | With::Both => {
+            let tc = hostcc::build(&a.tree, &work.join("host-cc")).map_err(|e| e.to_string())?;
+            println!(
+                "host-cc: built {} with {} into {}",
+                tc.tools.keys().cloned().collect::<Vec<_>>().join(", "),
+                tc.cc.display(),
+                tc.dir.display()
+            );
+            Some(tc)
+        }
+    };
+    let (ref_tree, ref_processes) = match (&a.reference, &a.reference_provenance) {
+        (Some(t), Some(p)) => (t.clone(), read_provenance(p)?.processes),
+        _ => {
+            let t = work.join("reference");
+            copy_tree(&a.tree, &t)?;
+            println!(
+                "reference: running the all-emulated chain in {}",
+                t.display()
+            );
+            let outcome = run_cmd::execute(&t, &plan, &quiet_run_args(&t)?)?;
+            if let Some(f) = outcome.failure {
+                return Err(format!("the all-emulated reference run failed: {f}"));
+            }
+            (t, outcome.records.iter().map(Process::from).collect())
+        }
+    };
+    let ours = work.join("ddc");
+    copy_tree(&a.tree, &ours)?;
+    let substitutes = hook::Substitutes {
+        rust: matches!(a.with, With::Rust | With::Both),
+        host,
+    };
+    let run = execute(&ours, &plan, substitutes)?;
+    let checked =
+        answers::parse(&std::fs::read_to_string(&answers_path).map_err(|e| e.to_string())?)
+            .map(|list| answers::check(&ours, &list))
+            .map_err(|(line, msg)| format!("{}:{line}: {msg}", answers_path.display()))?;
+    let rows = compare::steps(&run.processes, &ref_processes);
+    print_table(&rows);
+    let tree_diffs = compare::trees(&ours, &ref_tree, &plan.outputs);
+    for d in &tree_diffs {
+        println!("DIFFERS {d}");
+    }
+    if let Some(path) = &a.provenance {
+        let prov = Provenance {
+            format: provenance::FORMAT.into(),
+            layout: "upstream".into(),
+            inputs: provenance::hash_inputs(&a.tree, &plan.outputs).map_err(|e| e.to_string())?,
+            processes: run.processes.clone(),
+            answers: Some(provenance::answers("x86.answers", &checked)),
+        };
+        let mut text = serde_json::to_string_pretty(&prov).map_err(|e| e.to_string())?;
+        text.push('\n');
+        std::fs::write(path, text).map_err(|e| format!("{}: {e}", path.display()))?;
+    }
+    if let Some(f) = &run.failure {
+        println!("FAILURE {f}");
+    }
+    let substituted = rows.iter().filter(|r| r.substitute.is_some()).count();
+    let identical = rows.iter().filter(|r| r.identical).count();
+    let matched = checked.iter().filter(|c| c.ok()).count();
+    let ok = run.failure.is_none()
+        && identical == rows.len()
+        && tree_diffs.is_empty()
+        && matched == checked.len();
+    println!(
+        "{}: {identical}/{} steps identical ({substituted} substituted), output trees {}, {matched}/{} answers match",
+        if ok { "DDC VERIFIED" } else { "DDC FAILED" },
+        rows.len(),
+        if tree_diffs.is_empty() { "identical" } else { "differ" },
+        checked.len()
+    );
+    Ok(ok)
+}
+
+fn print_table(rows: &[compare::Row]) {
+    println!(
+        "{:>4}  {:<22} {:<9} command",
+        "step", "substituted by", "identical"
+    );
+    for r in rows {
+        let mut argv = r.argv.clone();
+        if argv.len() > 90 {
+            argv.truncate(argv.floor_char_boundary(87));
+            argv.push_str("...");
+        }
+        println!(
+            "{:>4}  {:<22} {:<9} {argv}",
+            r.step,
+            r.substitute.as_deref().unwrap_or("emulated"),
+            if r.identical { "yes" } else { "NO" }
+        );
+        if let Some(d) = &r.detail {
+            println!("      {d}");
+        }
+    }
+}
+
+fn read_provenance(path: &Path) -> Result<Provenance, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// `run`'s defaults for `run --quiet TREE`, through its own parser so new options keep
+/// their defaults.
+fn quiet_run_args(tree: &Path) -> Result<RunArgs, String> {
+    #[derive(clap::Parser)]
+    struct Run {
+        #[command(flatten)]
+        args: RunArgs,
+    }
+    let argv = [OsStr::new("run"), OsStr::new("--quiet"), tree.as_os_str()];
+    <Run as clap::Parser>::try_parse_from(argv)
+        .map(|r| r.args)
+        .map_err(|e| e.to_string())
+}
+
+/// Copies `from` to a fresh `to` (regular files, directories, symlinks; no `.git`).
+pub fn copy_tree(from: &Path, to: &Path) -> Result<(), String> {
+    if to.exists() {
+        std::fs::remove_dir_all(to).map_err(|e| format!("clearing {}: {e}", to.display()))?;
+    }
+    copy_dir(from, to).map_err(|e| format!("copying {} to {}: {e}", from.display(), to.display()))
+}
+
+fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(to)?;
+    for e in std::fs::read_dir(from)? {
+        let e = e?;
+        let (src, dst) = (e.path(), to.join(e.file_name()));
+        let t = e.file_type()?;
+        if e.file_name() == ".git" {
+            continue;
+        } else if t.is_dir() {
+            copy_dir(&src, &dst)?;
+        } else if t.is_symlink() {
+            std::os::unix::fs::symlink(std::fs::read_link(&src)?, &dst)?;
+        } else {
+            std::fs::copy(&src, &dst)?;
+        }
+    }
+    Ok(())
+}
+
+/// Runs every step of the plan in one kernel with the substitutes hooked in at execve.
+fn execute(tree: &Path, plan: &chain::Plan, hook: hook::Substitutes) -> Result<DdcRun, String> {
+    for out in &plan.outputs {
+        let dir = tree.join(out.trim_start_matches('/'));
+        std::fs::create_dir_all(&dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
+    }
+    let stdio = Stdio {
+        stdin: Box::new(std::io::empty()),
+        stdout: Box::new(std::io::sink()),
+        stderr: Box::new(std::io::sink()),
+    };
+    let mut kernel = Kernel::new(Config::new(tree), stdio).map_err(|e| e.to_string())?;
+    kernel.set_exec_hook(Box::new(hook));
+    let mut failure = None;
+    for step in &plan.steps {
+        kernel.set_env(step.env.iter().map(|e| e.as_bytes().to_vec()).collect());
+        let what = step.argv.join(" ");
+        if let Err(e) = kernel.spawn(&step.cwd, &step.argv[0], &step.argv) {
+            failure = Some(format!("step `{what}` could not start: {e}"));
+            break;
+        }
+        match kernel.run() {
+            Ok(ExitStatus::Code(0)) => {}
+            Ok(s) => {
+                failure = Some(format!(
+                    "step `{what}` failed with status {}",
+                    s.shell_code()
+                ));
+                break;
+            }
+            Err(e) => {
+                failure = Some(format!("step `{what}` stopped: {e}"));
+                break;
+            }
+        }
+    }
+    Ok(DdcRun {
+        processes: kernel.records().iter().map(Process::from).collect(),
+        failure,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn reference_run_takes_runs_defaults() {
+        let a = super::quiet_run_args(std::path::Path::new("/t")).unwrap();
+        assert!(a.quiet);
+        assert_eq!(a.tree.as_deref(), Some(std::path::Path::new("/t")));
+        assert!(a.provenance.is_none() && a.script.is_none());
+    }
+}

@@ -45,6 +45,9 @@ pub struct StepArgs {
 pub struct StepOptions {
     pub trace: Option<trace::Window>,
     pub trace_steps: Vec<usize>,
+    /// `q` ends the host process at once (the command line); otherwise the programs
+    /// already started finish without narration and no further step starts.
+    pub exit_on_quit: bool,
 }
 
 /// Entry point of the subcommand.
@@ -69,6 +72,7 @@ pub fn step(a: StepArgs) -> u8 {
     let opts = StepOptions {
         trace: a.trace_insns,
         trace_steps: a.trace_step,
+        exit_on_quit: true,
     };
     let out: Rc<RefCell<Box<dyn Write>>> = Rc::new(RefCell::new(Box::new(std::io::stdout())));
     match run_steps(&tree, &plan, out, keys, opts) {
@@ -192,7 +196,13 @@ impl Narrator {
             match line.trim() {
                 "" | "n" => return,
                 "c" => self.mode = Mode::Continue,
-                "q" => self.quit = true,
+                "q" => {
+                    if self.opts.exit_on_quit {
+                        self.say("quit: the programs running now are stopped; their output files may be incomplete\n");
+                        std::process::exit(0);
+                    }
+                    self.quit = true;
+                }
                 "s" => match &self.last {
                     Some((i, _, log)) => self.say(&format!("syscalls of step {}:\n{log}", i + 1)),
                     None => self.say("no step has finished yet\n"),

@@ -103,13 +103,11 @@ struct Narrator {
     keys: Option<Box<dyn BufRead>>,
     mode: Mode,
     opts: StepOptions,
-    strace: Rc<RefCell<Vec<u8>>>,
-    /// Where each record's syscalls start in the strace buffer.
-    strace_start: BTreeMap<usize, usize>,
-    /// Finished records not yet narrated (their files may not be written back yet):
-    /// index, record, and where its syscalls start and end in the strace buffer (the end
-    /// is known at the next event: the exit call is logged after its end event).
-    pending: Vec<(usize, ProcessRecord, usize, Option<usize>)>,
+    strace: Rc<RefCell<StraceByPid>>,
+    /// Finished records not yet narrated (their files may not be written back yet), with
+    /// their syscall log once taken (the exit call is logged after the end event, so the
+    /// log is taken at the next event).
+    pending: Vec<(usize, ProcessRecord, Option<String>)>,
     /// The last finished step, for the `s` and `t` keys.
     last: Option<(usize, ProcessRecord, String)>,
     quit: bool,
@@ -126,21 +124,24 @@ impl Narrator {
         if self.quit {
             return;
         }
-        let now = self.strace.borrow().len();
-        for p in self.pending.iter_mut().filter(|p| p.3.is_none()) {
-            p.3 = Some(now);
-        }
+        self.take_logs();
         self.flush_pending(false);
         match ev {
             Event::Started(i, r) => {
-                self.strace_start.insert(i, self.strace.borrow().len());
                 self.say(&before_text(&self.tree, i, r));
                 self.prompt();
             }
             Event::Ended(i, r) => {
-                let from = self.strace_start.get(&i).copied().unwrap_or(0);
-                self.pending.push((i, r.clone(), from, None));
+                self.pending.push((i, r.clone(), None));
             }
+        }
+    }
+
+    /// Moves each finished record's syscalls out of the log.
+    fn take_logs(&mut self) {
+        let mut strace = self.strace.borrow_mut();
+        for p in self.pending.iter_mut().filter(|p| p.2.is_none()) {
+            p.2 = Some(strace.by_pid.remove(&p.1.pid).unwrap_or_default());
         }
     }
 
@@ -155,16 +156,15 @@ impl Narrator {
                         .is_ok_and(|d| vm::record::sha256_hex(&d) == w.sha256)
             })
         };
-        while let Some((_, r, _, _)) = self.pending.first() {
+        if all {
+            self.take_logs();
+        }
+        while let Some((_, r, _)) = self.pending.first() {
             if !all && !ready(r, &self.tree) {
                 return;
             }
-            let (i, r, from, to) = self.pending.remove(0);
-            let log = {
-                let buf = self.strace.borrow();
-                let to = to.unwrap_or(buf.len()).min(buf.len());
-                step_syscalls(&buf[from.min(to)..to], r.pid)
-            };
+            let (i, r, log) = self.pending.remove(0);
+            let log = log.unwrap_or_default();
             self.say(&after_text(&self.tree, i, &r));
             if let Some(w) = self.opts.trace {
                 let chosen = self.opts.trace_steps.is_empty() && trace::has_source_map(&r.exe)
@@ -244,8 +244,8 @@ pub fn run_steps(
         stderr: Box::new(guest_out),
     };
     let mut kernel = Kernel::new(Config::new(tree), stdio).map_err(|e| e.to_string())?;
-    let strace: Rc<RefCell<Vec<u8>>> = Rc::default();
-    kernel.set_strace(Box::new(SharedBuf(strace.clone())));
+    let strace: Rc<RefCell<StraceByPid>> = Rc::default();
+    kernel.set_strace(Box::new(StraceWriter(strace.clone())));
     let narrator = Rc::new(RefCell::new(Narrator {
         tree: tree.to_path_buf(),
         out,
@@ -253,7 +253,6 @@ pub fn run_steps(
         mode: Mode::Stepping,
         opts,
         strace,
-        strace_start: BTreeMap::new(),
         pending: Vec::new(),
         last: None,
         quit: false,
@@ -422,29 +421,39 @@ pub fn host_path(tree: &Path, guest: &str) -> PathBuf {
     tree.join(guest.trim_start_matches('/'))
 }
 
-/// The strace lines of `pid` in `log`.
-fn step_syscalls(log: &[u8], pid: u32) -> String {
-    let prefix = format!("{pid} ");
-    String::from_utf8_lossy(log)
-        .lines()
-        .filter(|l| l.starts_with(&prefix))
-        .map(|l| format!("  {l}\n"))
-        .collect()
+/// The kernel's syscall log split by pid (lines start with the pid), so only the logs
+/// of programs not yet narrated are kept.
+#[derive(Default)]
+struct StraceByPid {
+    partial: Vec<u8>,
+    by_pid: BTreeMap<u32, String>,
 }
 
-/// A Write into a shared buffer (the kernel owns the writer, the narrator reads it).
-struct SharedBuf(Rc<RefCell<Vec<u8>>>);
+/// The kernel's end of a [`StraceByPid`].
+struct StraceWriter(Rc<RefCell<StraceByPid>>);
 
-impl Write for SharedBuf {
+impl Write for StraceWriter {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.borrow_mut().extend_from_slice(buf);
+        let mut log = self.0.borrow_mut();
+        log.partial.extend_from_slice(buf);
+        while let Some(n) = log.partial.iter().position(|&b| b == b'\n') {
+            let line: Vec<u8> = log.partial.drain(..=n).collect();
+            let line = String::from_utf8_lossy(&line).into_owned();
+            let pid = line
+                .split(' ')
+                .next()
+                .and_then(|p| p.parse().ok())
+                .unwrap_or(0);
+            let entry = log.by_pid.entry(pid).or_default();
+            entry.push_str("  ");
+            entry.push_str(&line);
+        }
         Ok(buf.len())
     }
     fn flush(&mut self) -> std::io::Result<()> {
         Ok(())
     }
 }
-
 /// Guest output, interleaved with the narrative.
 #[derive(Clone)]
 struct GuestOutput(Rc<RefCell<Box<dyn Write>>>);

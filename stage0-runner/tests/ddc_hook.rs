@@ -1,57 +1,23 @@
 //! The execve hook: a substituted program runs natively against the sandbox, its record is
 //! marked, its files are recorded, and the parent sees its exit status. No tree needed.
 
-use iced_x86::code_asm::*;
+mod ddc_common;
+
 use stage0_runner::ddc::hook::Substitutes;
-use stage0_testkit::programs::{build_with_data, exit_with_ebx, hello, sys};
+use stage0_testkit::programs::hello;
 use stage0_testkit::{run_guest, Sandbox};
 use vm::record::sha256_hex;
 use vm::ExitStatus;
-
-fn cstr(s: &str) -> Vec<u8> {
-    let mut v = s.as_bytes().to_vec();
-    v.push(0);
-    v
-}
-
-/// Forks; the child execs `path` with argv `[path, a, b]`; the parent exits with the
-/// child's exit code plus 1 (100 + errno if execve failed).
-fn fork_exec2(path: &str, a1: &str, a2: &str) -> Vec<u8> {
-    let (p, x, y) = (cstr(path), cstr(a1), cstr(a2));
-    build_with_data(&[&p, &x, &y, &[0; 16], &[0; 4]], 64, move |a, m| {
-        let (lp, lx, ly, argv, status) = (m[0], m[1], m[2], m[3], m[4]);
-        let mut child = a.create_label();
-        sys(a, 2)?; // fork
-        a.test(eax, eax)?;
-        a.je(child)?;
-        a.mov(ebx, eax)?; // waitpid(pid, &status, 0)
-        a.mov(ecx, status)?;
-        a.xor(edx, edx)?;
-        sys(a, 7)?;
-        a.mov(ebx, dword_ptr(status))?;
-        a.shr(ebx, 8)?;
-        a.add(ebx, 1)?;
-        exit_with_ebx(a)?;
-        a.set_label(&mut child)?;
-        a.mov(ecx, argv)?;
-        a.mov(dword_ptr(ecx), lp)?;
-        a.mov(dword_ptr(ecx + 4), lx)?;
-        a.mov(dword_ptr(ecx + 8), ly)?;
-        a.mov(ebx, lp)?;
-        a.xor(edx, edx)?;
-        sys(a, 11)?;
-        a.neg(eax)?;
-        a.lea(ebx, ptr(eax + 100))?;
-        exit_with_ebx(a)
-    })
-}
 
 const HEX0: &[u8] = b"# exit(0)\nB8 01 00 00 00 ; mov eax, 1\n31DB\nCD 80\n";
 const BYTES: [u8; 9] = [0xb8, 1, 0, 0, 0, 0x31, 0xdb, 0xcd, 0x80];
 
 fn sandbox_with(program: &str) -> Sandbox {
     let sb = Sandbox::new("ddc-hook");
-    sb.put("/parent", &fork_exec2(program, "in.hex0", "out"));
+    sb.put(
+        "/parent",
+        &ddc_common::fork_exec(program, &["in.hex0", "out"]),
+    );
     // The program file exists but, run emulated, only says "emulated" and exits 7.
     sb.put(program, &hello(b"emulated\n", 7));
     sb.put("/in.hex0", HEX0);

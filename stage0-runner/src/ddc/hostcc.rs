@@ -126,11 +126,14 @@ pub fn build(tree: &Path, out: &Path) -> Result<HostToolchain, HostCcError> {
         let exe = out.join(t.name);
         let dir = tree.join(t.dir);
         // The submodules' own M2libc is empty in a stage0-posix checkout; the tree's
-        // top-level M2libc is the one the chain uses, so `-I tree` finds it.
+        // top-level M2libc is the one the chain uses, so `-I tree` finds "M2libc/...".
         let mut cmd = Command::new(&cc);
         cmd.args(t.flags)
             .arg("-I")
             .arg(tree)
+            // kaem.h says "../M2libc/...": from the tool's directory that is the tree's.
+            .arg("-I")
+            .arg(&dir)
             .arg(tree.join("M2libc/bootstrappable.c"))
             .args(t.sources.iter().map(|s| dir.join(s)))
             .arg("-o")

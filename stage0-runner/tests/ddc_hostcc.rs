@@ -1,0 +1,76 @@
+//! The host-compiled toolchain: built from the tree's C sources with `cc`, and run as a
+//! substitute at execve it writes what the Rust tools write. Needs STAGE0_POSIX_TREE and
+//! a C compiler.
+
+mod ddc_common;
+
+use stage0_runner::ddc::hook::Substitutes;
+use stage0_runner::ddc::hostcc;
+use stage0_testkit::programs::hello;
+use stage0_testkit::Sandbox;
+use vm::ExitStatus;
+
+const MACROS: &[u8] =
+    b"DEFINE NOP 90\nDEFINE RET C3\n:start\nNOP\n%42 !-1 @300\nRET \"Hi\" ; comment\n";
+const M1_ARGS: [&str; 6] = [
+    "--architecture",
+    "x86",
+    "--little-endian",
+    "-f",
+    "in.M1",
+    "-o",
+];
+
+/// Runs `/x86/bin/M1 ... -o out` under the hook; returns the output and the substitute.
+fn run_m1(host: Option<hostcc::HostToolchain>, rust: bool) -> (Vec<u8>, Option<String>) {
+    let sb = Sandbox::new("ddc-hostcc");
+    let mut args = M1_ARGS.to_vec();
+    args.push("out");
+    sb.put("/parent", &ddc_common::fork_exec("/x86/bin/M1", &args));
+    sb.put("/x86/bin/M1", &hello(b"emulated\n", 7));
+    sb.put("/in.M1", MACROS);
+    let mut k = vm::Kernel::new(vm::Config::new(&sb.root), vm::Stdio::inherit()).unwrap();
+    k.set_exec_hook(Box::new(Substitutes { rust, host }));
+    k.spawn("/", "/parent", &["/parent".to_string()]).unwrap();
+    assert_eq!(
+        k.run().unwrap(),
+        ExitStatus::Code(1),
+        "M1 exits 0, parent adds 1"
+    );
+    let rec = k.records().iter().find(|r| r.substitute.is_some()).unwrap();
+    assert_eq!(rec.writes.len(), 1, "{rec:?}");
+    assert_eq!(rec.writes[0].path, "/out");
+    (sb.get("/out"), rec.substitute.clone())
+}
+
+#[test]
+fn host_compiled_m1_writes_what_rust_m1_writes() {
+    let Some(tree) = std::env::var_os("STAGE0_POSIX_TREE") else {
+        eprintln!("SKIPPED: host_compiled_m1_writes_what_rust_m1_writes needs $STAGE0_POSIX_TREE (a stage0-posix checkout)");
+        return;
+    };
+    if hostcc::find_cc().is_none() {
+        eprintln!("SKIPPED: host_compiled_m1_writes_what_rust_m1_writes needs a C compiler (`cc` on PATH)");
+        return;
+    }
+    let out = Sandbox::new("ddc-hostcc-tools");
+    let tc = hostcc::build(std::path::Path::new(&tree), &out.root).expect("host tools build");
+    for t in &hostcc::TOOLS {
+        assert!(tc.tools[t.name].is_file(), "{} not built", t.name);
+    }
+    let (host_bytes, host_sub) = run_m1(Some(tc), false);
+    let (rust_bytes, rust_sub) = run_m1(None, true);
+    assert_eq!(host_sub.as_deref(), Some("host-cc M1"));
+    assert_eq!(rust_sub.as_deref(), Some("rust M1"));
+    assert!(!host_bytes.is_empty());
+    assert_eq!(
+        String::from_utf8_lossy(&host_bytes),
+        String::from_utf8_lossy(&rust_bytes)
+    );
+}
+
+#[test]
+fn a_missing_compiler_is_named() {
+    let e = hostcc::HostCcError::NoCompiler.to_string();
+    assert!(e.contains("`cc`"), "{e}");
+}

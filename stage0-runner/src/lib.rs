@@ -3,6 +3,7 @@
 //! The library behind the `stage0-runner` command, so other tools (the StageX pipeline,
 //! tests) can run a chain and read its provenance.
 
+pub mod bench_cmd;
 pub mod chain;
 pub mod ddc;
 pub mod exec;

@@ -1,6 +1,6 @@
 //! `stage0-runner`: run and verify the stage0-posix bootstrap chain inside an i386 emulator.
 
-use stage0_runner::{ddc, exec, report_cmd, run_cmd, seed_cmd, step_cmd};
+use stage0_runner::{bench_cmd, ddc, exec, report_cmd, run_cmd, seed_cmd, step_cmd};
 
 use std::process::ExitCode;
 
@@ -24,6 +24,8 @@ enum Command {
     Step(step_cmd::StepArgs),
     /// Write a finished run (its provenance) as an HTML page or a Graphviz graph.
     Report(report_cmd::ReportArgs),
+    /// Wall time of the whole chain natively, under qemu-i386 and in the emulator.
+    Bench(bench_cmd::BenchArgs),
     /// Run the chain with Rust / host-compiled substitutes and compare with all-emulated.
     Ddc(ddc::DdcArgs),
     /// The Rust seed tools.
@@ -37,6 +39,7 @@ fn main() -> ExitCode {
         Command::Run(args) => run_cmd::run(args),
         Command::Step(args) => step_cmd::step(args),
         Command::Report(args) => report_cmd::report(args),
+        Command::Bench(args) => bench_cmd::bench(args),
         Command::Ddc(args) => ddc::ddc(args),
         Command::Seed(args) => seed_cmd::seed(args),
     };

@@ -190,6 +190,14 @@ impl Vfs {
         Ok(())
     }
 
+    /// Writes every file back and forgets those no descriptor refers to, so their next
+    /// open reads the host file again (a host program is about to run in the sandbox).
+    pub fn forget_unused(&mut self) -> Result<(), WriteBackError> {
+        self.sync()?;
+        self.open.retain(|_, n| Rc::strong_count(n) > 1);
+        Ok(())
+    }
+
     /// unlink(2).
     pub fn unlink(&mut self, cwd: &[u8], path: &[u8]) -> Result<(), Errno> {
         let r = self.resolve(cwd, path, false)?;

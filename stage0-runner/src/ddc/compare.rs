@@ -46,29 +46,76 @@ fn difference(ours: &Process, theirs: &Process) -> Option<String> {
     None
 }
 
-/// Rows for every step of either run, in order.
+/// How many processes after `reference[i]` descend from it (children run to completion
+/// before their parent resumes, so they follow it directly in start order).
+fn descendants(reference: &[Process], i: usize) -> usize {
+    let mut family = vec![reference[i].pid];
+    let mut n = 0;
+    for p in &reference[i + 1..] {
+        if !family.contains(&p.parent) {
+            break;
+        }
+        family.push(p.pid);
+        n += 1;
+    }
+    n
+}
+
+/// A reference step together with its descendants, as one process writing all their
+/// files (what a host-compiled M2-Mesoplanet does without leaving records of its children).
+fn with_descendants(reference: &[Process], i: usize, n: usize) -> Process {
+    let mut whole = reference[i].clone();
+    for p in &reference[i + 1..=i + n] {
+        for w in &p.writes {
+            whole.writes.retain(|x| x.path != w.path);
+            whole.writes.push(w.clone());
+        }
+    }
+    whole
+}
+
+/// Rows for every step of the DDC run, each against its reference step. A host-compiled
+/// substitute has no child records, so it is compared with its reference step and that
+/// step's descendants taken together.
 pub fn steps(ours: &[Process], reference: &[Process]) -> Vec<Row> {
-    (0..ours.len().max(reference.len()))
-        .map(|i| {
-            let (detail, argv, substitute) = match (ours.get(i), reference.get(i)) {
-                (Some(a), Some(b)) => (difference(a, b), &a.argv, a.substitute.clone()),
-                (Some(a), None) => (
-                    Some("no such step in the reference".into()),
-                    &a.argv,
-                    a.substitute.clone(),
-                ),
-                (None, Some(b)) => (Some("step did not run".into()), &b.argv, None),
-                (None, None) => unreachable!("index below both lengths' maximum"),
-            };
-            Row {
-                step: i + 1,
-                argv: argv.join(" "),
-                substitute,
-                identical: detail.is_none(),
-                detail,
+    let mut rows = Vec::new();
+    let mut j = 0;
+    for a in ours {
+        let host = a
+            .substitute
+            .as_deref()
+            .is_some_and(|s| s.starts_with("host-cc"));
+        let detail = match reference.get(j) {
+            Some(_) if host => {
+                let n = descendants(reference, j);
+                let whole = with_descendants(reference, j, n);
+                j += n + 1;
+                difference(a, &whole)
             }
-        })
-        .collect()
+            Some(b) => {
+                j += 1;
+                difference(a, b)
+            }
+            None => Some("no such step in the reference".into()),
+        };
+        rows.push(Row {
+            step: rows.len() + 1,
+            argv: a.argv.join(" "),
+            substitute: a.substitute.clone(),
+            identical: detail.is_none(),
+            detail,
+        });
+    }
+    for b in reference.iter().skip(j) {
+        rows.push(Row {
+            step: rows.len() + 1,
+            argv: b.argv.join(" "),
+            substitute: None,
+            identical: false,
+            detail: Some("step did not run".into()),
+        });
+    }
+    rows
 }
 
 /// Relative paths of the regular files under `dir`, sorted (missing dir: none).
@@ -165,5 +212,20 @@ mod tests {
         assert!(!rows[1].identical);
         assert!(rows[1].detail.as_deref().unwrap().contains("/p"));
         assert_eq!(rows[2].detail.as_deref(), Some("step did not run"));
+    }
+
+    #[test]
+    fn a_host_substitute_answers_for_its_reference_children() {
+        let mut parent = process("meso -o out", &[("/tmp1", "1", true)]);
+        parent.pid = 10;
+        let mut child = process("hex2 -o out", &[("/out", "77", false)]);
+        (child.pid, child.parent) = (11, 10);
+        let mut next = process("next", &[]);
+        next.pid = 12;
+        let mut ours = process("meso -o out", &[("/out", "77", false)]);
+        ours.substitute = Some("host-cc M2-Mesoplanet".into());
+        let rows = steps(&[ours, process("next", &[])], &[parent, child, next]);
+        assert_eq!(rows.len(), 2, "{rows:?}");
+        assert!(rows.iter().all(|r| r.identical), "{rows:?}");
     }
 }

@@ -157,17 +157,28 @@ impl GuestMemory {
 
     #[inline(always)]
     fn page_mut(&mut self, addr: u32, len: u32) -> Option<&mut Page> {
-        let slot = &mut self.slots[(addr >> PAGE_SHIFT) as usize];
-        if slot.code != 0 {
+        let page = (addr >> PAGE_SHIFT) as usize;
+        let code = self.slots[page].code;
+        if code != 0 {
+            // M2-Planet binaries keep their globals on the code's pages: this check is
+            // common, the hit is rare.
             let off = addr & (PAGE_SIZE - 1);
             let g0 = off / CODE_GRANULE;
             let g1 = (off + len - 1).min(PAGE_SIZE - 1) / CODE_GRANULE;
             let mask = (u64::MAX >> (63 - (g1 - g0))) << g0;
-            if slot.code & mask != 0 {
-                self.code_writes.push((addr, len));
+            if code & mask != 0 {
+                self.note_code_write(addr, len);
             }
         }
-        slot.data.as_deref_mut()
+        self.slots[page].data.as_deref_mut()
+    }
+
+    /// Records a store that hit a code granule. Out of line so the store fast path keeps
+    /// few registers (a Vec push may allocate).
+    #[cold]
+    #[inline(never)]
+    fn note_code_write(&mut self, addr: u32, len: u32) {
+        self.code_writes.push((addr, len));
     }
 
     /// Reads one byte.
@@ -189,9 +200,7 @@ impl GuestMemory {
                 None => Err(MemFault { addr, write: false }),
             }
         } else {
-            let mut b = [0u8; 2];
-            self.read_bytes(addr, &mut b)?;
-            Ok(u16::from_le_bytes(b))
+            Ok(self.read_split(addr, 2)? as u16)
         }
     }
 
@@ -205,9 +214,7 @@ impl GuestMemory {
                 None => Err(MemFault { addr, write: false }),
             }
         } else {
-            let mut b = [0u8; 4];
-            self.read_bytes(addr, &mut b)?;
-            Ok(u32::from_le_bytes(b))
+            self.read_split(addr, 4)
         }
     }
 
@@ -236,7 +243,7 @@ impl GuestMemory {
                 None => Err(MemFault { addr, write: true }),
             }
         } else {
-            self.write_bytes(addr, &v.to_le_bytes())
+            self.write_split(addr, v as u32, 2)
         }
     }
 
@@ -253,8 +260,25 @@ impl GuestMemory {
                 None => Err(MemFault { addr, write: true }),
             }
         } else {
-            self.write_bytes(addr, &v.to_le_bytes())
+            self.write_split(addr, v, 4)
         }
+    }
+
+    /// A little-endian load of `n` (2 or 4) bytes that crosses a page boundary. Out of
+    /// line (like the other slow paths) so the handlers' fast paths stay small.
+    #[cold]
+    #[inline(never)]
+    fn read_split(&self, addr: u32, n: usize) -> Result<u32, MemFault> {
+        let mut b = [0u8; 4];
+        self.read_bytes(addr, &mut b[..n])?;
+        Ok(u32::from_le_bytes(b))
+    }
+
+    /// A little-endian store of the low `n` (2 or 4) bytes of `v` across a page boundary.
+    #[cold]
+    #[inline(never)]
+    fn write_split(&mut self, addr: u32, v: u32, n: usize) -> Result<(), MemFault> {
+        self.write_bytes(addr, &v.to_le_bytes()[..n])
     }
 
     /// Checks that every page of `[addr, addr+len)` is mapped; returns the first fault.

@@ -136,7 +136,11 @@ mod tests {
         let d = std::env::temp_dir().join(format!("preflight-{layout:?}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&d);
         for (dir, marker) in std::iter::once(seed_part(layout)).chain(SOURCES.iter().copied()) {
-            let p = if marker.is_empty() { d.join(dir) } else { d.join(dir).join(marker) };
+            let p = if marker.is_empty() {
+                d.join(dir)
+            } else {
+                d.join(dir).join(marker)
+            };
             std::fs::create_dir_all(p.parent().unwrap()).unwrap();
             std::fs::write(&p, b"not the real file").unwrap();
         }
@@ -150,7 +154,10 @@ mod tests {
             let problems = check(&d, None, layout, None);
             std::fs::remove_dir_all(&d).unwrap();
             assert_eq!(problems.len(), 1, "{layout:?}: {problems:?}");
-            assert!(problems[0].contains("not the published seed"), "{problems:?}");
+            assert!(
+                problems[0].contains("not the published seed"),
+                "{problems:?}"
+            );
         }
     }
 }

@@ -139,12 +139,7 @@ pub fn run(a: RunArgs) -> u8 {
         }
         Err(_) => None,
     };
-    let answers_path = a.answers.clone().or_else(|| {
-        plan.as_ref()?
-            .answers
-            .as_ref()
-            .map(|p| tree.join(p.trim_start_matches('/')))
-    });
+    let answers_path = plan.as_ref().and_then(|p| answers_path(&tree, p, &a));
     let problems = match &a.script {
         Some(_) => preflight::check_custom(&tree, plan.as_ref(), answers_path.as_deref()),
         None => preflight::check(&tree, plan.as_ref(), a.layout, answers_path.as_deref()),
@@ -352,12 +347,17 @@ pub fn execute(tree: &Path, plan: &chain::Plan, a: &RunArgs) -> Result<Outcome, 
     })
 }
 
-fn plan_answers(tree: &Path, plan: &chain::Plan, a: &RunArgs) -> Option<Vec<answers::Answer>> {
-    let path = a.answers.clone().or_else(|| {
+/// The answers file: `--answers`, else the layout's own, under the tree.
+fn answers_path(tree: &Path, plan: &chain::Plan, a: &RunArgs) -> Option<PathBuf> {
+    a.answers.clone().or_else(|| {
         plan.answers
             .as_ref()
             .map(|p| tree.join(p.trim_start_matches('/')))
-    })?;
+    })
+}
+
+fn plan_answers(tree: &Path, plan: &chain::Plan, a: &RunArgs) -> Option<Vec<answers::Answer>> {
+    let path = answers_path(tree, plan, a)?;
     answers::parse(&std::fs::read_to_string(path).ok()?).ok()
 }
 

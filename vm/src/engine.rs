@@ -126,6 +126,8 @@ impl Engine for Cpu {
 }
 
 /// The engine a process runs on.
+// The interpreter is kept inline on purpose: it is the hot path, and a process owns one.
+#[allow(clippy::large_enum_variant)]
 pub enum AnyEngine {
     /// The interpreter, inline.
     Interp(Cpu),

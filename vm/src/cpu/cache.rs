@@ -10,7 +10,7 @@
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
-use super::decode::decode_block;
+use super::decode::{decode_block, Decoded};
 use super::op::Op;
 use super::FaultKind;
 use crate::memory::{GuestMemory, PAGE_SIZE};
@@ -41,6 +41,9 @@ pub struct Block {
     pub start: u32,
     /// Guest address just past the last instruction.
     pub end: u32,
+    /// Guest instructions in the block: `ops` may hold one more, the synthetic jump to
+    /// `end` (see [`super::decode::Decoded`]).
+    pub insns: u32,
     pub ops: Box<[Op]>,
 }
 
@@ -98,8 +101,8 @@ impl BlockCache {
         let slot = match self.by_start.get(&eip) {
             Some(&s) => s,
             None => {
-                let (ops, end) = decode_block(mem, eip)?;
-                self.insert(mem, eip, end, ops)
+                let d = decode_block(mem, eip)?;
+                self.insert(mem, eip, d)
             }
         };
         self.fast[fast_slot(eip)] = (eip, slot);
@@ -115,11 +118,13 @@ impl BlockCache {
         }
     }
 
-    fn insert(&mut self, mem: &mut GuestMemory, start: u32, end: u32, ops: Vec<Op>) -> u32 {
+    fn insert(&mut self, mem: &mut GuestMemory, start: u32, d: Decoded) -> u32 {
+        let end = d.end;
         let block = Block {
             start,
             end,
-            ops: ops.into_boxed_slice(),
+            insns: d.insns as u32,
+            ops: d.ops.into_boxed_slice(),
         };
         let slot = match self.free.pop() {
             Some(s) => {

@@ -20,7 +20,7 @@ use super::exec::bit::{self, Bt, Btc, Btr, Bts};
 use super::exec::logic::{self, And, Not, Or, Test, Xor};
 use super::exec::shift::{self, Rcl, Rcr, Rol, Ror, Sar, Shl, Shr};
 use super::exec::{control, misc, mov, muldiv, stack, string, MemLoc, RegLoc};
-use super::op::{Handler, Op, NO_REG};
+use super::op::{threaded, Handler, Op, NO_REG};
 use super::width::{W16, W32, W8};
 use super::FaultKind;
 use crate::memory::{GuestMemory, MemFault, PAGE_SIZE};
@@ -33,13 +33,42 @@ const MAX_INSN_LEN: u32 = 15;
 
 const INVALID: FaultKind = FaultKind::InvalidOpcode;
 
-/// Decodes the block starting at `start`: its ops and the address just past it.
-pub fn decode_block(mem: &GuestMemory, start: u32) -> Result<(Vec<Op>, u32), FaultKind> {
+/// A decoded block: its ops, how many of them are guest instructions, and the address
+/// just past the last one.
+///
+/// `ops` always ends with an op that leaves the block: the last instruction when it is a
+/// branch or `int`, otherwise an added [`end_of_block`] jump (which retires nothing), so
+/// threaded handlers can always continue to the next op.
+pub struct Decoded {
+    pub ops: Vec<Op>,
+    pub insns: usize,
+    pub end: u32,
+}
+
+/// The synthetic last op of a block that does not end in a branch: jumps to `to`.
+pub fn end_of_block(to: u32) -> Op {
+    Op {
+        exec: threaded(control::jmp),
+        imm: to,
+        disp: 0,
+        r1: 0,
+        r2: 0,
+        base: NO_REG,
+        index: NO_REG,
+        scale: 0,
+        len: 0,
+        aux: 0,
+    }
+}
+
+/// Decodes the block starting at `start`.
+pub fn decode_block(mem: &GuestMemory, start: u32) -> Result<Decoded, FaultKind> {
     let buf = fetch(mem, start)?;
     let mut decoder = Decoder::with_ip(32, &buf, start as u64, DecoderOptions::NONE);
     let mut instr = Instruction::default();
     let mut ops = Vec::new();
     let mut ip = start;
+    let mut ended = false;
     loop {
         decoder.decode_out(&mut instr);
         let result = if instr.is_invalid() {
@@ -58,6 +87,7 @@ pub fn decode_block(mem: &GuestMemory, start: u32) -> Result<(Vec<Op>, u32), Fau
             Ok((op, ends_block)) => {
                 ops.push(op);
                 ip = instr.next_ip32();
+                ended = ends_block;
                 if ends_block || ops.len() >= MAX_BLOCK_OPS || ip / PAGE_SIZE != start / PAGE_SIZE {
                     break;
                 }
@@ -66,7 +96,15 @@ pub fn decode_block(mem: &GuestMemory, start: u32) -> Result<(Vec<Op>, u32), Fau
             Err(_) => break,
         }
     }
-    Ok((ops, ip))
+    let insns = ops.len();
+    if !ended {
+        ops.push(end_of_block(ip));
+    }
+    Ok(Decoded {
+        ops,
+        insns,
+        end: ip,
+    })
 }
 
 /// The bytes from `start` to the end of its page, plus up to 15 bytes of the next page if
@@ -154,12 +192,12 @@ fn arg(instr: &Instruction, i: u32, op: &mut Op) -> Result<Arg, FaultKind> {
 macro_rules! wl {
     ($m:ident::$f:ident, $w:expr, $mem:expr $(, $t:ty)*) => {
         match ($w, $mem) {
-            (1, false) => $m::$f::<W8 $(, $t)*, RegLoc> as Handler,
-            (1, true) => $m::$f::<W8 $(, $t)*, MemLoc> as Handler,
-            (2, false) => $m::$f::<W16 $(, $t)*, RegLoc> as Handler,
-            (2, true) => $m::$f::<W16 $(, $t)*, MemLoc> as Handler,
-            (4, false) => $m::$f::<W32 $(, $t)*, RegLoc> as Handler,
-            (4, true) => $m::$f::<W32 $(, $t)*, MemLoc> as Handler,
+            (1, false) => threaded($m::$f::<W8 $(, $t)*, RegLoc>),
+            (1, true) => threaded($m::$f::<W8 $(, $t)*, MemLoc>),
+            (2, false) => threaded($m::$f::<W16 $(, $t)*, RegLoc>),
+            (2, true) => threaded($m::$f::<W16 $(, $t)*, MemLoc>),
+            (4, false) => threaded($m::$f::<W32 $(, $t)*, RegLoc>),
+            (4, true) => threaded($m::$f::<W32 $(, $t)*, MemLoc>),
             _ => return Err(INVALID),
         }
     };
@@ -169,8 +207,8 @@ macro_rules! wl {
 macro_rules! w1632 {
     ($m:ident::$f:ident, $w:expr $(, $t:tt)*) => {
         match $w {
-            2 => $m::$f::<W16 $(, $t)*> as Handler,
-            4 => $m::$f::<W32 $(, $t)*> as Handler,
+            2 => threaded($m::$f::<W16 $(, $t)*>),
+            4 => threaded($m::$f::<W32 $(, $t)*>),
             _ => return Err(INVALID),
         }
     };
@@ -182,67 +220,67 @@ macro_rules! by_cc {
         match $cc & 15 {
             0 => {
                 const $c: u8 = 0;
-                $e as Handler
+                threaded($e)
             }
             1 => {
                 const $c: u8 = 1;
-                $e as Handler
+                threaded($e)
             }
             2 => {
                 const $c: u8 = 2;
-                $e as Handler
+                threaded($e)
             }
             3 => {
                 const $c: u8 = 3;
-                $e as Handler
+                threaded($e)
             }
             4 => {
                 const $c: u8 = 4;
-                $e as Handler
+                threaded($e)
             }
             5 => {
                 const $c: u8 = 5;
-                $e as Handler
+                threaded($e)
             }
             6 => {
                 const $c: u8 = 6;
-                $e as Handler
+                threaded($e)
             }
             7 => {
                 const $c: u8 = 7;
-                $e as Handler
+                threaded($e)
             }
             8 => {
                 const $c: u8 = 8;
-                $e as Handler
+                threaded($e)
             }
             9 => {
                 const $c: u8 = 9;
-                $e as Handler
+                threaded($e)
             }
             10 => {
                 const $c: u8 = 10;
-                $e as Handler
+                threaded($e)
             }
             11 => {
                 const $c: u8 = 11;
-                $e as Handler
+                threaded($e)
             }
             12 => {
                 const $c: u8 = 12;
-                $e as Handler
+                threaded($e)
             }
             13 => {
                 const $c: u8 = 13;
-                $e as Handler
+                threaded($e)
             }
             14 => {
                 const $c: u8 = 14;
-                $e as Handler
+                threaded($e)
             }
             _ => {
                 const $c: u8 = 15;
-                $e as Handler
+                threaded($e)
             }
         }
     };
@@ -277,7 +315,7 @@ fn translate(instr: &Instruction, bytes: &[u8]) -> Result<(Op, bool), FaultKind>
         return Err(FaultKind::GeneralProtection);
     }
     let mut op = Op {
-        exec: misc::nop,
+        exec: threaded(misc::nop),
         imm: 0,
         disp: 0,
         r1: 0,
@@ -303,7 +341,7 @@ fn translate(instr: &Instruction, bytes: &[u8]) -> Result<(Op, bool), FaultKind>
         M::Xor => match (arg(instr, 0, &mut op)?, arg(instr, 1, &mut op)?) {
             (Arg::Reg(d, 4), Arg::Reg(s, 4)) if d == s => {
                 op.r1 = d;
-                logic::zero_r32
+                threaded(logic::zero_r32)
             }
             _ => alu::<Xor>(instr, &mut op)?,
         },
@@ -397,34 +435,34 @@ fn translate(instr: &Instruction, bytes: &[u8]) -> Result<(Op, bool), FaultKind>
         M::Bswap => match arg(instr, 0, &mut op)? {
             Arg::Reg(r, 4) => {
                 op.r1 = r;
-                mov::bswap
+                threaded(mov::bswap)
             }
             _ => return Err(INVALID),
         },
-        M::Xlatb => mov::xlat,
-        M::Cbw => misc::cbw,
-        M::Cwde => misc::cwde,
-        M::Cwd => misc::cwd,
-        M::Cdq => misc::cdq,
+        M::Xlatb => threaded(mov::xlat),
+        M::Cbw => threaded(misc::cbw),
+        M::Cwde => threaded(misc::cwde),
+        M::Cwd => threaded(misc::cwd),
+        M::Cdq => threaded(misc::cdq),
         M::Push => match arg(instr, 0, &mut op)? {
             Arg::Reg(r, w) => {
                 op.r2 = r;
                 match w {
-                    2 => stack::push::<W16, RegLoc>,
-                    4 => stack::push::<W32, RegLoc>,
+                    2 => threaded(stack::push::<W16, RegLoc>),
+                    4 => threaded(stack::push::<W32, RegLoc>),
                     _ => return Err(INVALID),
                 }
             }
             Arg::Mem(w) => match w {
-                2 => stack::push::<W16, MemLoc>,
-                4 => stack::push::<W32, MemLoc>,
+                2 => threaded(stack::push::<W16, MemLoc>),
+                4 => threaded(stack::push::<W32, MemLoc>),
                 _ => return Err(INVALID),
             },
             Arg::Imm(v) => {
                 op.imm = v;
                 match instr.stack_pointer_increment() {
-                    -2 => stack::push_imm::<W16>,
-                    -4 => stack::push_imm::<W32>,
+                    -2 => threaded(stack::push_imm::<W16>),
+                    -4 => threaded(stack::push_imm::<W32>),
                     _ => return Err(INVALID),
                 }
             }
@@ -433,36 +471,36 @@ fn translate(instr: &Instruction, bytes: &[u8]) -> Result<(Op, bool), FaultKind>
             Arg::Reg(r, w) => {
                 op.r2 = r;
                 match w {
-                    2 => stack::pop::<W16, RegLoc>,
-                    4 => stack::pop::<W32, RegLoc>,
+                    2 => threaded(stack::pop::<W16, RegLoc>),
+                    4 => threaded(stack::pop::<W32, RegLoc>),
                     _ => return Err(INVALID),
                 }
             }
             Arg::Mem(w) => match w {
-                2 => stack::pop::<W16, MemLoc>,
-                4 => stack::pop::<W32, MemLoc>,
+                2 => threaded(stack::pop::<W16, MemLoc>),
+                4 => threaded(stack::pop::<W32, MemLoc>),
                 _ => return Err(INVALID),
             },
             Arg::Imm(_) => return Err(INVALID),
         },
-        M::Pushad => stack::pusha::<W32>,
-        M::Pusha => stack::pusha::<W16>,
-        M::Popad => stack::popa::<W32>,
-        M::Popa => stack::popa::<W16>,
-        M::Pushfd => stack::pushf::<W32>,
-        M::Pushf => stack::pushf::<W16>,
-        M::Popfd => stack::popf::<W32>,
-        M::Popf => stack::popf::<W16>,
+        M::Pushad => threaded(stack::pusha::<W32>),
+        M::Pusha => threaded(stack::pusha::<W16>),
+        M::Popad => threaded(stack::popa::<W32>),
+        M::Popa => threaded(stack::popa::<W16>),
+        M::Pushfd => threaded(stack::pushf::<W32>),
+        M::Pushf => threaded(stack::pushf::<W16>),
+        M::Popfd => threaded(stack::popf::<W32>),
+        M::Popf => threaded(stack::popf::<W16>),
         M::Leave => match instr.code() {
-            Code::Leaved => stack::leave::<W32>,
-            Code::Leavew => stack::leave::<W16>,
+            Code::Leaved => threaded(stack::leave::<W32>),
+            Code::Leavew => threaded(stack::leave::<W16>),
             _ => return Err(INVALID),
         },
         M::Enter => match instr.code() {
             Code::Enterd_imm16_imm8 => {
                 op.imm = instr.immediate16() as u32;
                 op.aux = instr.immediate8_2nd();
-                stack::enter
+                threaded(stack::enter)
             }
             _ => return Err(INVALID),
         },
@@ -487,18 +525,18 @@ fn translate(instr: &Instruction, bytes: &[u8]) -> Result<(Op, bool), FaultKind>
                     };
                     op.imm = v;
                     match (w, is_mem) {
-                        (2, false) => muldiv::imul3::<W16, RegLoc>,
-                        (2, true) => muldiv::imul3::<W16, MemLoc>,
-                        (4, false) => muldiv::imul3::<W32, RegLoc>,
-                        (4, true) => muldiv::imul3::<W32, MemLoc>,
+                        (2, false) => threaded(muldiv::imul3::<W16, RegLoc>),
+                        (2, true) => threaded(muldiv::imul3::<W16, MemLoc>),
+                        (4, false) => threaded(muldiv::imul3::<W32, RegLoc>),
+                        (4, true) => threaded(muldiv::imul3::<W32, MemLoc>),
                         _ => return Err(INVALID),
                     }
                 } else {
                     match (w, is_mem) {
-                        (2, false) => muldiv::imul2::<W16, RegLoc>,
-                        (2, true) => muldiv::imul2::<W16, MemLoc>,
-                        (4, false) => muldiv::imul2::<W32, RegLoc>,
-                        (4, true) => muldiv::imul2::<W32, MemLoc>,
+                        (2, false) => threaded(muldiv::imul2::<W16, RegLoc>),
+                        (2, true) => threaded(muldiv::imul2::<W16, MemLoc>),
+                        (4, false) => threaded(muldiv::imul2::<W32, RegLoc>),
+                        (4, true) => threaded(muldiv::imul2::<W32, MemLoc>),
                         _ => return Err(INVALID),
                     }
                 }
@@ -549,14 +587,14 @@ fn translate(instr: &Instruction, bytes: &[u8]) -> Result<(Op, bool), FaultKind>
             }
             let is_mem = matches!(src, Arg::Mem(_));
             match (w, is_mem, instr.mnemonic() == M::Bsr) {
-                (2, false, false) => bit::bsf::<W16, RegLoc, false>,
-                (2, true, false) => bit::bsf::<W16, MemLoc, false>,
-                (4, false, false) => bit::bsf::<W32, RegLoc, false>,
-                (4, true, false) => bit::bsf::<W32, MemLoc, false>,
-                (2, false, true) => bit::bsf::<W16, RegLoc, true>,
-                (2, true, true) => bit::bsf::<W16, MemLoc, true>,
-                (4, false, true) => bit::bsf::<W32, RegLoc, true>,
-                (4, true, true) => bit::bsf::<W32, MemLoc, true>,
+                (2, false, false) => threaded(bit::bsf::<W16, RegLoc, false>),
+                (2, true, false) => threaded(bit::bsf::<W16, MemLoc, false>),
+                (4, false, false) => threaded(bit::bsf::<W32, RegLoc, false>),
+                (4, true, false) => threaded(bit::bsf::<W32, MemLoc, false>),
+                (2, false, true) => threaded(bit::bsf::<W16, RegLoc, true>),
+                (2, true, true) => threaded(bit::bsf::<W16, MemLoc, true>),
+                (4, false, true) => threaded(bit::bsf::<W32, RegLoc, true>),
+                (4, true, true) => threaded(bit::bsf::<W32, MemLoc, true>),
                 _ => return Err(INVALID),
             }
         }
@@ -565,14 +603,14 @@ fn translate(instr: &Instruction, bytes: &[u8]) -> Result<(Op, bool), FaultKind>
             match instr.op_kind(0) {
                 OpKind::NearBranch32 => {
                     op.imm = instr.near_branch32();
-                    control::jmp
+                    threaded(control::jmp)
                 }
                 _ => match arg(instr, 0, &mut op)? {
                     Arg::Reg(r, 4) => {
                         op.r2 = r;
-                        control::jmp_rm::<RegLoc>
+                        threaded(control::jmp_rm::<RegLoc>)
                     }
-                    Arg::Mem(4) => control::jmp_rm::<MemLoc>,
+                    Arg::Mem(4) => threaded(control::jmp_rm::<MemLoc>),
                     _ => return Err(INVALID),
                 },
             }
@@ -607,7 +645,7 @@ fn translate(instr: &Instruction, bytes: &[u8]) -> Result<(Op, bool), FaultKind>
                 OpKind::NearBranch32 => {
                     op.imm = instr.near_branch32();
                     op.disp = next;
-                    control::call
+                    threaded(control::call)
                 }
                 _ => {
                     let a = arg(instr, 0, &mut op)?;
@@ -615,9 +653,9 @@ fn translate(instr: &Instruction, bytes: &[u8]) -> Result<(Op, bool), FaultKind>
                     match a {
                         Arg::Reg(r, 4) => {
                             op.r2 = r;
-                            control::call_rm::<RegLoc>
+                            threaded(control::call_rm::<RegLoc>)
                         }
-                        Arg::Mem(4) => control::call_rm::<MemLoc>,
+                        Arg::Mem(4) => threaded(control::call_rm::<MemLoc>),
                         _ => return Err(INVALID),
                     }
                 }
@@ -626,10 +664,10 @@ fn translate(instr: &Instruction, bytes: &[u8]) -> Result<(Op, bool), FaultKind>
         M::Ret => {
             ends = true;
             match instr.code() {
-                Code::Retnd => control::ret,
+                Code::Retnd => threaded(control::ret),
                 Code::Retnd_imm16 => {
                     op.imm = instr.immediate16() as u32;
-                    control::ret
+                    threaded(control::ret)
                 }
                 _ => return Err(INVALID),
             }
@@ -646,10 +684,10 @@ fn translate(instr: &Instruction, bytes: &[u8]) -> Result<(Op, bool), FaultKind>
             op.imm = instr.near_branch32();
             op.disp = next;
             match instr.mnemonic() {
-                M::Loop => control::loop_::<0>,
-                M::Loope => control::loop_::<1>,
-                M::Loopne => control::loop_::<2>,
-                _ => control::jecxz,
+                M::Loop => threaded(control::loop_::<0>),
+                M::Loope => threaded(control::loop_::<1>),
+                M::Loopne => threaded(control::loop_::<2>),
+                _ => threaded(control::jecxz),
             }
         }
         M::Int => {
@@ -659,10 +697,10 @@ fn translate(instr: &Instruction, bytes: &[u8]) -> Result<(Op, bool), FaultKind>
             }
             ends = true;
             op.disp = next;
-            control::int80
+            threaded(control::int80)
         }
         M::Int3 => return Err(FaultKind::Breakpoint),
-        M::Into => control::into,
+        M::Into => threaded(control::into),
         M::Movsb
         | M::Movsw
         | M::Movsd
@@ -678,14 +716,14 @@ fn translate(instr: &Instruction, bytes: &[u8]) -> Result<(Op, bool), FaultKind>
         | M::Scasb
         | M::Scasw
         | M::Scasd => string_op(instr)?,
-        M::Cld => misc::cld,
-        M::Std => misc::std_,
-        M::Clc => misc::clc,
-        M::Stc => misc::stc,
-        M::Cmc => misc::cmc,
-        M::Sahf => misc::sahf,
-        M::Lahf => misc::lahf,
-        M::Nop | M::Pause | M::Endbr32 => misc::nop,
+        M::Cld => threaded(misc::cld),
+        M::Std => threaded(misc::std_),
+        M::Clc => threaded(misc::clc),
+        M::Stc => threaded(misc::stc),
+        M::Cmc => threaded(misc::cmc),
+        M::Sahf => threaded(misc::sahf),
+        M::Lahf => threaded(misc::lahf),
+        M::Nop | M::Pause | M::Endbr32 => threaded(misc::nop),
         M::Hlt
         | M::Cli
         | M::Sti
@@ -784,22 +822,22 @@ fn extend(instr: &Instruction, op: &mut Op) -> Result<Handler, FaultKind> {
     };
     let zx = instr.mnemonic() == Mnemonic::Movzx;
     Ok(match (wd, ws, is_mem, zx) {
-        (4, 1, false, true) => mov::movzx::<W32, W8, RegLoc>,
-        (4, 1, true, true) => mov::movzx::<W32, W8, MemLoc>,
-        (4, 2, false, true) => mov::movzx::<W32, W16, RegLoc>,
-        (4, 2, true, true) => mov::movzx::<W32, W16, MemLoc>,
-        (2, 1, false, true) => mov::movzx::<W16, W8, RegLoc>,
-        (2, 1, true, true) => mov::movzx::<W16, W8, MemLoc>,
-        (2, 2, false, true) => mov::movzx::<W16, W16, RegLoc>,
-        (2, 2, true, true) => mov::movzx::<W16, W16, MemLoc>,
-        (4, 1, false, false) => mov::movsx::<W32, W8, RegLoc>,
-        (4, 1, true, false) => mov::movsx::<W32, W8, MemLoc>,
-        (4, 2, false, false) => mov::movsx::<W32, W16, RegLoc>,
-        (4, 2, true, false) => mov::movsx::<W32, W16, MemLoc>,
-        (2, 1, false, false) => mov::movsx::<W16, W8, RegLoc>,
-        (2, 1, true, false) => mov::movsx::<W16, W8, MemLoc>,
-        (2, 2, false, false) => mov::movsx::<W16, W16, RegLoc>,
-        (2, 2, true, false) => mov::movsx::<W16, W16, MemLoc>,
+        (4, 1, false, true) => threaded(mov::movzx::<W32, W8, RegLoc>),
+        (4, 1, true, true) => threaded(mov::movzx::<W32, W8, MemLoc>),
+        (4, 2, false, true) => threaded(mov::movzx::<W32, W16, RegLoc>),
+        (4, 2, true, true) => threaded(mov::movzx::<W32, W16, MemLoc>),
+        (2, 1, false, true) => threaded(mov::movzx::<W16, W8, RegLoc>),
+        (2, 1, true, true) => threaded(mov::movzx::<W16, W8, MemLoc>),
+        (2, 2, false, true) => threaded(mov::movzx::<W16, W16, RegLoc>),
+        (2, 2, true, true) => threaded(mov::movzx::<W16, W16, MemLoc>),
+        (4, 1, false, false) => threaded(mov::movsx::<W32, W8, RegLoc>),
+        (4, 1, true, false) => threaded(mov::movsx::<W32, W8, MemLoc>),
+        (4, 2, false, false) => threaded(mov::movsx::<W32, W16, RegLoc>),
+        (4, 2, true, false) => threaded(mov::movsx::<W32, W16, MemLoc>),
+        (2, 1, false, false) => threaded(mov::movsx::<W16, W8, RegLoc>),
+        (2, 1, true, false) => threaded(mov::movsx::<W16, W8, MemLoc>),
+        (2, 2, false, false) => threaded(mov::movsx::<W16, W16, RegLoc>),
+        (2, 2, true, false) => threaded(mov::movsx::<W16, W16, MemLoc>),
         _ => return Err(INVALID),
     })
 }
@@ -854,10 +892,10 @@ fn shifter<S: shift::Shift>(instr: &Instruction, op: &mut Op) -> Result<Handler,
 
 fn shxd_pick<const LEFT: bool>(w: u8, is_mem: bool) -> Result<Handler, FaultKind> {
     Ok(match (w, is_mem) {
-        (2, false) => shift::shxd::<W16, RegLoc, LEFT>,
-        (2, true) => shift::shxd::<W16, MemLoc, LEFT>,
-        (4, false) => shift::shxd::<W32, RegLoc, LEFT>,
-        (4, true) => shift::shxd::<W32, MemLoc, LEFT>,
+        (2, false) => threaded(shift::shxd::<W16, RegLoc, LEFT>),
+        (2, true) => threaded(shift::shxd::<W16, MemLoc, LEFT>),
+        (4, false) => threaded(shift::shxd::<W32, RegLoc, LEFT>),
+        (4, true) => threaded(shift::shxd::<W32, MemLoc, LEFT>),
         _ => return Err(INVALID),
     })
 }
@@ -901,9 +939,9 @@ fn string_op(instr: &Instruction) -> Result<Handler, FaultKind> {
     macro_rules! reps {
         ($f:ident, $w:ty) => {
             match rep {
-                0 => string::$f::<$w, 0> as Handler,
-                1 => string::$f::<$w, 1> as Handler,
-                _ => string::$f::<$w, 2> as Handler,
+                0 => threaded(string::$f::<$w, 0>),
+                1 => threaded(string::$f::<$w, 1>),
+                _ => threaded(string::$f::<$w, 2>),
             }
         };
     }

@@ -83,6 +83,10 @@ pub struct Cpu {
     df: bool,
     retired: u64,
     cache: BlockCache,
+    /// Address of the op that last left a block (see [`op::leave`]).
+    exit_op: usize,
+    /// Scratch ops for a block cut short by the instruction budget.
+    partial: Vec<Op>,
 }
 
 impl Clone for Cpu {
@@ -94,6 +98,8 @@ impl Clone for Cpu {
             df: self.df,
             retired: self.retired,
             cache: BlockCache::default(),
+            exit_op: 0,
+            partial: Vec::new(),
         }
     }
 }
@@ -125,6 +131,8 @@ impl Cpu {
             df: false,
             retired: 0,
             cache: BlockCache::default(),
+            exit_op: 0,
+            partial: Vec::new(),
         }
     }
 
@@ -172,12 +180,20 @@ impl Cpu {
         // The cache is moved out while running so handlers can borrow `self` mutably
         // while the executing block's ops are borrowed from the cache.
         let mut cache = std::mem::take(&mut self.cache);
-        let stop = self.run_blocks(&mut cache, mem, max_insns);
+        let mut partial = std::mem::take(&mut self.partial);
+        let stop = self.run_blocks(&mut cache, &mut partial, mem, max_insns);
         self.cache = cache;
+        self.partial = partial;
         stop
     }
 
-    fn run_blocks(&mut self, cache: &mut BlockCache, mem: &mut GuestMemory, max: u64) -> Stop {
+    fn run_blocks(
+        &mut self,
+        cache: &mut BlockCache,
+        partial: &mut Vec<Op>,
+        mem: &mut GuestMemory,
+        max: u64,
+    ) -> Stop {
         let mut budget = max;
         loop {
             // Stores by the previous block's last instruction, or by a syscall (read()
@@ -199,48 +215,47 @@ impl Cpu {
                 }
             };
             let block = cache.block(slot);
-            let ops: &[Op] = &block.ops;
-            let n = ops.len().min(budget.min(usize::MAX as u64) as usize);
-            let mut done = 0;
+            let start = block.start;
+            // `n` instructions run, from `ops`, which ends with an op that leaves.
+            let (ops, n): (&[Op], usize) = if budget >= block.insns as u64 {
+                (&block.ops, block.insns as usize)
+            } else {
+                // The budget ends inside the block: run a copy of its first instructions
+                // followed by a jump to where they end.
+                let k = budget as usize;
+                partial.clear();
+                partial.extend_from_slice(&block.ops[..k]);
+                partial.push(decode::end_of_block(eip_after(start, &block.ops[..k])));
+                (partial, k)
+            };
+            let mut at = 0;
             let stale = loop {
-                let (k, result) = self.exec_ops(mem, &ops[done..n]);
-                done += k;
-                match result {
-                    Ok(()) => {
-                        self.eip = if n == ops.len() {
-                            block.end
-                        } else {
-                            eip_after(block.start, &ops[..n])
-                        };
+                let op = &ops[at];
+                match (op.exec)(self, mem, op) {
+                    // A branch (or the closing jump) retired: every instruction ran.
+                    Exit::Branch => {
                         self.retire(&mut budget, n);
                         break None;
                     }
-                    Err(Exit::Branch) => {
-                        self.retire(&mut budget, done + 1);
-                        break None;
+                    Exit::Syscall => {
+                        self.retire(&mut budget, n);
+                        return Stop::Syscall;
                     }
-                    Err(Exit::CodeWrite) => {
+                    Exit::CodeWrite => {
                         // The storing instruction completed. Only a store over decoded
                         // bytes (not merely their granule) ends the block.
-                        done += 1;
+                        let done = self.exit_index(ops) + 1;
                         let writes = mem.take_code_writes();
                         if cache.hits_code(&writes) {
-                            self.eip = eip_after(block.start, &ops[..done]);
+                            self.eip = eip_after(start, &ops[..done]);
                             self.retire(&mut budget, done);
                             break Some(writes);
                         }
-                        if done == n {
-                            self.eip = eip_after(block.start, &ops[..done]);
-                            self.retire(&mut budget, done);
-                            break None;
-                        }
+                        at = done;
                     }
-                    Err(Exit::Syscall) => {
-                        self.retire(&mut budget, done + 1);
-                        return Stop::Syscall;
-                    }
-                    Err(Exit::Fault(kind)) => {
-                        self.eip = eip_after(block.start, &ops[..done]);
+                    Exit::Fault(kind) => {
+                        let done = self.exit_index(ops);
+                        self.eip = eip_after(start, &ops[..done]);
                         self.retire(&mut budget, done);
                         return Stop::Fault(Fault {
                             kind,
@@ -255,17 +270,11 @@ impl Cpu {
         }
     }
 
-    /// Runs `ops` in order until one leaves the straight path: how many completed
-    /// normally, and the exit of the one that did not (if any). Kept out of line so the
-    /// dispatch loop gets the registers to itself.
-    #[inline(never)]
-    fn exec_ops(&mut self, mem: &mut GuestMemory, ops: &[Op]) -> (usize, Result<(), Exit>) {
-        for (i, op) in ops.iter().enumerate() {
-            if let Err(e) = (op.exec)(self, mem, op) {
-                return (i, Err(e));
-            }
-        }
-        (ops.len(), Ok(()))
+    /// Index in `ops` of the op that last left its block with a fault or a code write.
+    fn exit_index(&self, ops: &[Op]) -> usize {
+        let i = (self.exit_op - ops.as_ptr() as usize) / std::mem::size_of::<Op>();
+        debug_assert!(i < ops.len());
+        i
     }
 
     #[inline(always)]

@@ -31,11 +31,70 @@ impl From<MemFault> for Exit {
     }
 }
 
-/// What a handler returns: `Ok` means "fall through to the next op".
+/// What an instruction body returns: `Ok` means "fall through to the next op".
 pub type Flow = Result<(), Exit>;
 
-/// An op's executor.
-pub type Handler = fn(&mut Cpu, &mut GuestMemory, &Op) -> Flow;
+/// An op's executor, threaded: it runs its instruction and then, on the straight path,
+/// tail-calls the next op's executor, so a whole block runs without returning to a
+/// dispatch loop (each handler has its own indirect jump, which the host predicts far
+/// better than one shared call site). It returns how the block was left.
+///
+/// Every block ends with an op that leaves (a branch, `int 0x80`, or a synthetic jump
+/// to the block's end), so the chain of tail calls is at most one block long.
+pub type Handler = fn(&mut Cpu, &mut GuestMemory, &Op) -> Exit;
+
+/// Runs the op after `op` (the straight path).
+#[inline(always)]
+pub fn next(cpu: &mut Cpu, mem: &mut GuestMemory, op: &Op) -> Exit {
+    // SAFETY: `op` is an element of a block's op slice, and it continued, so it is not
+    // the slice's last element: every op slice the executor runs ends with an op whose
+    // handler never continues (see `Handler`).
+    let n = unsafe { &*(op as *const Op).add(1) };
+    (n.exec)(cpu, mem, n)
+}
+
+/// Leaves the block at `op` with `e`, recording which op left (for faults and code
+/// writes, the executor needs to know how many instructions retired).
+#[inline(always)]
+pub fn leave(cpu: &mut Cpu, op: &Op, e: Exit) -> Exit {
+    cpu.exit_op = op as *const Op as usize;
+    e
+}
+
+/// Finishes an instruction whose body returned `r`: on to the next op, or leave.
+#[inline(always)]
+pub fn finish(cpu: &mut Cpu, mem: &mut GuestMemory, op: &Op, r: Flow) -> Exit {
+    match r {
+        Ok(()) => next(cpu, mem, op),
+        Err(e) => leave(cpu, op, e),
+    }
+}
+
+/// A function item with an instruction body's signature. Function items are zero-sized
+/// types, one per function (and per generic instantiation), which is what lets
+/// [`threaded`] build a distinct handler for each body.
+pub trait Body: Fn(&mut Cpu, &mut GuestMemory, &Op) -> Flow + Copy + 'static {}
+impl<F: Fn(&mut Cpu, &mut GuestMemory, &Op) -> Flow + Copy + 'static> Body for F {}
+
+/// The threaded handler of instruction body `f` (a function item, not a pointer).
+pub fn threaded<F: Body>(_f: F) -> Handler {
+    const {
+        assert!(
+            std::mem::size_of::<F>() == 0,
+            "threaded() takes a function item, not a pointer or a capturing closure"
+        )
+    };
+    run_body::<F> as Handler
+}
+
+fn run_body<F: Body>(cpu: &mut Cpu, mem: &mut GuestMemory, op: &Op) -> Exit {
+    // SAFETY: `F` is zero-sized (checked in `threaded`, the only way to name this
+    // function), so its single value occupies no bytes and cannot be invalid; function
+    // items carry no invariant beyond their type.
+    let f: F = unsafe { std::mem::zeroed() };
+    let r = f(cpu, mem, op);
+    finish(cpu, mem, op, r)
+}
 
 /// One decoded guest instruction.
 ///

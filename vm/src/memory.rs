@@ -181,6 +181,77 @@ impl GuestMemory {
         self.code_writes.push((addr, len));
     }
 
+    /// The page and offset of an `N`-byte load at `addr` that stays inside one mapped
+    /// page; `None` otherwise. No calls: the interpreter's fast paths are built on this
+    /// and leave everything else to the general accessors.
+    #[inline(always)]
+    fn fast_page<const N: u32>(&self, addr: u32) -> Option<(&Page, usize)> {
+        let off = addr & (PAGE_SIZE - 1);
+        if off > PAGE_SIZE - N {
+            return None;
+        }
+        let page = self.slots[(addr >> PAGE_SHIFT) as usize].data.as_deref()?;
+        Some((page, off as usize))
+    }
+
+    /// Like [`Self::fast_page`] for an `N`-byte store, also refusing a store into a
+    /// granule that holds decoded code (which must be recorded: the general path does).
+    #[inline(always)]
+    fn fast_page_mut<const N: u32>(&mut self, addr: u32) -> Option<(&mut Page, usize)> {
+        let off = addr & (PAGE_SIZE - 1);
+        if off > PAGE_SIZE - N {
+            return None;
+        }
+        let slot = &mut self.slots[(addr >> PAGE_SHIFT) as usize];
+        // Stores to a page holding decoded code (even outside its granules) take the
+        // general path: testing the granules here costs the fast path registers, and
+        // only the page an image's code shares with its first globals is affected.
+        if slot.code != 0 {
+            return None;
+        }
+        let page = slot.data.as_deref_mut()?;
+        Some((page, off as usize))
+    }
+
+    /// A u32 load that needs no slow path (in one mapped page), else `None`.
+    #[inline(always)]
+    pub fn try_read_u32(&self, addr: u32) -> Option<u32> {
+        let (p, off) = self.fast_page::<4>(addr)?;
+        Some(u32::from_le_bytes(p[off..off + 4].try_into().unwrap()))
+    }
+
+    /// A byte load from a mapped page, else `None`.
+    #[inline(always)]
+    pub fn try_read_u8(&self, addr: u32) -> Option<u8> {
+        let (p, off) = self.fast_page::<1>(addr)?;
+        Some(p[off])
+    }
+
+    /// A u32 store that needs no slow path (in one mapped page, no decoded code in its
+    /// granules): whether it was done. When not, nothing was written.
+    #[inline(always)]
+    pub fn try_write_u32(&mut self, addr: u32, v: u32) -> bool {
+        match self.fast_page_mut::<4>(addr) {
+            Some((p, off)) => {
+                p[off..off + 4].copy_from_slice(&v.to_le_bytes());
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// A byte store, as [`Self::try_write_u32`].
+    #[inline(always)]
+    pub fn try_write_u8(&mut self, addr: u32, v: u8) -> bool {
+        match self.fast_page_mut::<1>(addr) {
+            Some((p, off)) => {
+                p[off] = v;
+                true
+            }
+            None => false,
+        }
+    }
+
     /// Reads one byte.
     #[inline(always)]
     pub fn read_u8(&self, addr: u32) -> Result<u8, MemFault> {

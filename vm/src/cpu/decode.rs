@@ -19,7 +19,7 @@ use super::exec::arith::{self, Adc, Add, Cmp, Dec, Inc, Neg, Sbb, Sub};
 use super::exec::bit::{self, Bt, Btc, Btr, Bts};
 use super::exec::logic::{self, And, Not, Or, Test, Xor};
 use super::exec::shift::{self, Rcl, Rcr, Rol, Ror, Sar, Shl, Shr};
-use super::exec::{control, misc, mov, muldiv, stack, string, MemLoc, RegLoc};
+use super::exec::{control, fast, misc, mov, muldiv, stack, string, MemLoc, RegLoc};
 use super::op::{threaded, Handler, Op, NO_REG};
 use super::width::{W16, W32, W8};
 use super::FaultKind;
@@ -355,7 +355,10 @@ fn translate(instr: &Instruction, bytes: &[u8]) -> Result<(Op, bool), FaultKind>
             Arg::Reg(d, w) => {
                 op.r1 = d;
                 fill_mem(instr, &mut op)?;
-                w1632!(mov::lea, w)
+                match w {
+                    4 if base_disp(&op) => fast::lea_r32_bd,
+                    _ => w1632!(mov::lea, w),
+                }
             }
             _ => return Err(INVALID),
         },
@@ -449,7 +452,7 @@ fn translate(instr: &Instruction, bytes: &[u8]) -> Result<(Op, bool), FaultKind>
                 op.r2 = r;
                 match w {
                     2 => threaded(stack::push::<W16, RegLoc>),
-                    4 => threaded(stack::push::<W32, RegLoc>),
+                    4 => fast::push_r32,
                     _ => return Err(INVALID),
                 }
             }
@@ -472,7 +475,7 @@ fn translate(instr: &Instruction, bytes: &[u8]) -> Result<(Op, bool), FaultKind>
                 op.r2 = r;
                 match w {
                     2 => threaded(stack::pop::<W16, RegLoc>),
-                    4 => threaded(stack::pop::<W32, RegLoc>),
+                    4 => fast::pop_r32,
                     _ => return Err(INVALID),
                 }
             }
@@ -645,7 +648,7 @@ fn translate(instr: &Instruction, bytes: &[u8]) -> Result<(Op, bool), FaultKind>
                 OpKind::NearBranch32 => {
                     op.imm = instr.near_branch32();
                     op.disp = next;
-                    threaded(control::call)
+                    fast::call_rel
                 }
                 _ => {
                     let a = arg(instr, 0, &mut op)?;
@@ -664,10 +667,10 @@ fn translate(instr: &Instruction, bytes: &[u8]) -> Result<(Op, bool), FaultKind>
         M::Ret => {
             ends = true;
             match instr.code() {
-                Code::Retnd => threaded(control::ret),
+                Code::Retnd => fast::ret,
                 Code::Retnd_imm16 => {
                     op.imm = instr.immediate16() as u32;
-                    threaded(control::ret)
+                    fast::ret
                 }
                 _ => return Err(INVALID),
             }
@@ -779,25 +782,44 @@ fn unary<U: arith::Unary>(instr: &Instruction, op: &mut Op) -> Result<Handler, F
     })
 }
 
+/// Whether the op's memory operand is `[base+disp]` (no index), the form the
+/// [`fast`] handlers take.
+fn base_disp(op: &Op) -> bool {
+    op.base != NO_REG && op.index == NO_REG
+}
+
 fn mov_(instr: &Instruction, op: &mut Op) -> Result<Handler, FaultKind> {
     Ok(match (arg(instr, 0, op)?, arg(instr, 1, op)?) {
         (Arg::Reg(d, w), Arg::Reg(s, _)) => {
             op.r1 = d;
             op.r2 = s;
-            wl!(mov::load, w, false)
+            match w {
+                4 => fast::mov_r32_r32,
+                _ => wl!(mov::load, w, false),
+            }
         }
         (Arg::Reg(d, w), Arg::Mem(_)) => {
             op.r1 = d;
-            wl!(mov::load, w, true)
+            match w {
+                4 if base_disp(op) => fast::load_r32_bd,
+                _ => wl!(mov::load, w, true),
+            }
         }
         (Arg::Mem(w), Arg::Reg(s, _)) => {
             op.r1 = s;
-            wl!(mov::store, w, true)
+            match w {
+                4 if base_disp(op) => fast::store_bd_r32,
+                1 if base_disp(op) => fast::store_bd_r8,
+                _ => wl!(mov::store, w, true),
+            }
         }
         (Arg::Reg(d, w), Arg::Imm(v)) => {
             op.r2 = d;
             op.imm = v;
-            wl!(mov::store_imm, w, false)
+            match w {
+                4 => fast::mov_r32_imm,
+                _ => wl!(mov::store_imm, w, false),
+            }
         }
         (Arg::Mem(w), Arg::Imm(v)) => {
             op.imm = v;
@@ -823,6 +845,7 @@ fn extend(instr: &Instruction, op: &mut Op) -> Result<Handler, FaultKind> {
     let zx = instr.mnemonic() == Mnemonic::Movzx;
     Ok(match (wd, ws, is_mem, zx) {
         (4, 1, false, true) => threaded(mov::movzx::<W32, W8, RegLoc>),
+        (4, 1, true, true) if base_disp(op) => fast::movzx_r32_m8_bd,
         (4, 1, true, true) => threaded(mov::movzx::<W32, W8, MemLoc>),
         (4, 2, false, true) => threaded(mov::movzx::<W32, W16, RegLoc>),
         (4, 2, true, true) => threaded(mov::movzx::<W32, W16, MemLoc>),
@@ -831,6 +854,7 @@ fn extend(instr: &Instruction, op: &mut Op) -> Result<Handler, FaultKind> {
         (2, 2, false, true) => threaded(mov::movzx::<W16, W16, RegLoc>),
         (2, 2, true, true) => threaded(mov::movzx::<W16, W16, MemLoc>),
         (4, 1, false, false) => threaded(mov::movsx::<W32, W8, RegLoc>),
+        (4, 1, true, false) if base_disp(op) => fast::movsx_r32_m8_bd,
         (4, 1, true, false) => threaded(mov::movsx::<W32, W8, MemLoc>),
         (4, 2, false, false) => threaded(mov::movsx::<W32, W16, RegLoc>),
         (4, 2, true, false) => threaded(mov::movsx::<W32, W16, MemLoc>),

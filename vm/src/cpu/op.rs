@@ -77,6 +77,7 @@ pub trait Body: Fn(&mut Cpu, &mut GuestMemory, &Op) -> Flow + Copy + 'static {}
 impl<F: Fn(&mut Cpu, &mut GuestMemory, &Op) -> Flow + Copy + 'static> Body for F {}
 
 /// The threaded handler of instruction body `f` (a function item, not a pointer).
+#[inline(always)]
 pub fn threaded<F: Body>(_f: F) -> Handler {
     const {
         assert!(
@@ -87,6 +88,9 @@ pub fn threaded<F: Body>(_f: F) -> Handler {
     run_body::<F> as Handler
 }
 
+// Never inlined: the fast handlers' fallbacks call it in tail position, which is only a
+// jump (with no registers to save on the fast path) if it stays a separate function.
+#[inline(never)]
 fn run_body<F: Body>(cpu: &mut Cpu, mem: &mut GuestMemory, op: &Op) -> Exit {
     // SAFETY: `F` is zero-sized (checked in `threaded`, the only way to name this
     // function), so its single value occupies no bytes and cannot be invalid; function

@@ -12,6 +12,7 @@
 pub mod arith;
 pub mod bit;
 pub mod control;
+pub mod fast;
 pub mod logic;
 pub mod misc;
 pub mod mov;

@@ -57,7 +57,47 @@ struct PageCode {
 }
 
 const FAST_SLOTS: usize = 4096;
-const EMPTY: u32 = u32::MAX;
+
+/// A direct-mapped entry: a live block's start and where its ops are, so the executor
+/// reaches the ops with one load after the hash (no slot table, no `Option`).
+#[derive(Clone, Copy)]
+struct FastEntry {
+    start: u32,
+    insns: u32,
+    len: u32,
+    /// The block's ops (its `Box<[Op]>`, which does not move while the block lives);
+    /// null when the entry is empty.
+    ops: *const Op,
+}
+
+const EMPTY: FastEntry = FastEntry {
+    start: 0,
+    insns: 0,
+    len: 0,
+    ops: std::ptr::null(),
+};
+
+/// A live block as [`BlockCache::get`] finds it.
+#[derive(Clone, Copy)]
+pub struct BlockRef {
+    /// Guest instructions in the block.
+    pub insns: u32,
+    len: u32,
+    ops: *const Op,
+}
+
+impl BlockRef {
+    /// The block's ops.
+    ///
+    /// # Safety
+    /// The block must still be live: no [`BlockCache::invalidate`] or
+    /// [`BlockCache::flush`] since the [`BlockCache::get`] that returned this.
+    #[inline(always)]
+    pub unsafe fn ops<'a>(self) -> &'a [Op] {
+        // SAFETY: per the contract, `ops` points at the live block's `len` ops.
+        unsafe { std::slice::from_raw_parts(self.ops, self.len as usize) }
+    }
+}
 
 /// All decoded blocks of one [`super::Cpu`].
 #[derive(Default)]
@@ -66,10 +106,15 @@ pub struct BlockCache {
     blocks: Vec<Option<Block>>,
     free: Vec<u32>,
     by_start: AddrMap<u32>,
-    /// Direct-mapped (start, slot) table in front of `by_start`; allocated on first use.
-    fast: Vec<(u32, u32)>,
+    /// Direct-mapped table in front of `by_start`; allocated on first use.
+    fast: Vec<FastEntry>,
     pages: AddrMap<PageCode>,
 }
+
+// SAFETY: the raw pointers in `fast` point into boxes owned by `blocks` of the same
+// cache; they are never shared outside it except through `BlockRef`, whose use is
+// bounded by the cache's own mutation rules.
+unsafe impl Send for BlockCache {}
 
 #[inline(always)]
 fn fast_slot(eip: u32) -> usize {
@@ -84,19 +129,23 @@ impl BlockCache {
     /// The block starting at `eip`, decoding (and caching) it if needed. Errors when the
     /// first instruction cannot be fetched or executed at all.
     #[inline]
-    pub fn get(&mut self, mem: &mut GuestMemory, eip: u32) -> Result<u32, FaultKind> {
-        if let Some(&(start, slot)) = self.fast.get(fast_slot(eip)) {
-            if start == eip && slot != EMPTY {
-                return Ok(slot);
+    pub fn get(&mut self, mem: &mut GuestMemory, eip: u32) -> Result<BlockRef, FaultKind> {
+        if let Some(e) = self.fast.get(fast_slot(eip)) {
+            if e.start == eip && !e.ops.is_null() {
+                return Ok(BlockRef {
+                    insns: e.insns,
+                    len: e.len,
+                    ops: e.ops,
+                });
             }
         }
         self.get_slow(mem, eip)
     }
 
     #[cold]
-    fn get_slow(&mut self, mem: &mut GuestMemory, eip: u32) -> Result<u32, FaultKind> {
+    fn get_slow(&mut self, mem: &mut GuestMemory, eip: u32) -> Result<BlockRef, FaultKind> {
         if self.fast.is_empty() {
-            self.fast = vec![(0, EMPTY); FAST_SLOTS];
+            self.fast = vec![EMPTY; FAST_SLOTS];
         }
         let slot = match self.by_start.get(&eip) {
             Some(&s) => s,
@@ -105,17 +154,21 @@ impl BlockCache {
                 self.insert(mem, eip, d)
             }
         };
-        self.fast[fast_slot(eip)] = (eip, slot);
-        Ok(slot)
-    }
-
-    /// The block in `slot` (which [`Self::get`] returned and nothing invalidated since).
-    #[inline(always)]
-    pub fn block(&self, slot: u32) -> &Block {
-        match &self.blocks[slot as usize] {
-            Some(b) => b,
-            None => unreachable!("block slot {slot} used after invalidation"),
-        }
+        let b = self.blocks[slot as usize]
+            .as_ref()
+            .expect("by_start names live blocks");
+        let e = FastEntry {
+            start: eip,
+            insns: b.insns,
+            len: b.ops.len() as u32,
+            ops: b.ops.as_ptr(),
+        };
+        self.fast[fast_slot(eip)] = e;
+        Ok(BlockRef {
+            insns: e.insns,
+            len: e.len,
+            ops: e.ops,
+        })
     }
 
     fn insert(&mut self, mem: &mut GuestMemory, start: u32, d: Decoded) -> u32 {
@@ -196,8 +249,8 @@ impl BlockCache {
             self.by_start.remove(&b.start);
         }
         if let Some(e) = self.fast.get_mut(fast_slot(b.start)) {
-            if e.1 == slot {
-                *e = (0, EMPTY);
+            if e.ops == b.ops.as_ptr() {
+                *e = EMPTY;
             }
         }
         self.free.push(slot);

@@ -21,7 +21,7 @@ pub use disasm::disassemble;
 use crate::memory::{GuestMemory, MemFault};
 use cache::BlockCache;
 use flags::{bit as fbit, LazyFlags};
-use op::{Exit, Op};
+use op::{Leave, Op};
 
 /// Register numbers, in the encoding's order.
 pub mod reg {
@@ -83,8 +83,10 @@ pub struct Cpu {
     df: bool,
     retired: u64,
     cache: BlockCache,
-    /// Address of the op that last left a block (see [`op::leave`]).
+    /// Address of the op that last left a block with a fault or code write, and the
+    /// fault (see [`op::leave`]).
     exit_op: usize,
+    fault: FaultKind,
     /// Scratch ops for a block cut short by the instruction budget.
     partial: Vec<Op>,
 }
@@ -99,6 +101,7 @@ impl Clone for Cpu {
             retired: self.retired,
             cache: BlockCache::default(),
             exit_op: 0,
+            fault: FaultKind::InvalidOpcode,
             partial: Vec::new(),
         }
     }
@@ -132,6 +135,7 @@ impl Cpu {
             retired: 0,
             cache: BlockCache::default(),
             exit_op: 0,
+            fault: FaultKind::InvalidOpcode,
             partial: Vec::new(),
         }
     }
@@ -205,8 +209,9 @@ impl Cpu {
             if budget == 0 {
                 return Stop::InsnLimit;
             }
-            let slot = match cache.get(mem, self.eip) {
-                Ok(s) => s,
+            let start = self.eip;
+            let block = match cache.get(mem, start) {
+                Ok(b) => b,
                 Err(kind) => {
                     return Stop::Fault(Fault {
                         kind,
@@ -214,18 +219,19 @@ impl Cpu {
                     })
                 }
             };
-            let block = cache.block(slot);
-            let start = block.start;
+            // SAFETY: nothing invalidates or flushes `cache` until this iteration is
+            // done with `block_ops` (invalidation happens after the inner loop).
+            let block_ops = unsafe { block.ops() };
             // `n` instructions run, from `ops`, which ends with an op that leaves.
             let (ops, n): (&[Op], usize) = if budget >= block.insns as u64 {
-                (&block.ops, block.insns as usize)
+                (block_ops, block.insns as usize)
             } else {
                 // The budget ends inside the block: run a copy of its first instructions
                 // followed by a jump to where they end.
                 let k = budget as usize;
                 partial.clear();
-                partial.extend_from_slice(&block.ops[..k]);
-                partial.push(decode::end_of_block(eip_after(start, &block.ops[..k])));
+                partial.extend_from_slice(&block_ops[..k]);
+                partial.push(decode::end_of_block(eip_after(start, &block_ops[..k])));
                 (partial, k)
             };
             let mut at = 0;
@@ -233,15 +239,15 @@ impl Cpu {
                 let op = &ops[at];
                 match (op.exec)(self, mem, op) {
                     // A branch (or the closing jump) retired: every instruction ran.
-                    Exit::Branch => {
+                    Leave::Branch => {
                         self.retire(&mut budget, n);
                         break None;
                     }
-                    Exit::Syscall => {
+                    Leave::Syscall => {
                         self.retire(&mut budget, n);
                         return Stop::Syscall;
                     }
-                    Exit::CodeWrite => {
+                    Leave::CodeWrite => {
                         // The storing instruction completed. Only a store over decoded
                         // bytes (not merely their granule) ends the block.
                         let done = self.exit_index(ops) + 1;
@@ -253,7 +259,8 @@ impl Cpu {
                         }
                         at = done;
                     }
-                    Exit::Fault(kind) => {
+                    Leave::Fault => {
+                        let kind = self.fault;
                         let done = self.exit_index(ops);
                         self.eip = eip_after(start, &ops[..done]);
                         self.retire(&mut budget, done);

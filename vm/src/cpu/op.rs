@@ -34,6 +34,22 @@ impl From<MemFault> for Exit {
 /// What an instruction body returns: `Ok` means "fall through to the next op".
 pub type Flow = Result<(), Exit>;
 
+/// How a block was left, as the executor sees it: one byte, so that returning it
+/// through a chain of tail calls and testing it is cheap. A fault's details and the op
+/// that left (for faults and code writes) are in the [`Cpu`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Leave {
+    /// See [`Exit::Branch`].
+    Branch,
+    /// See [`Exit::Syscall`].
+    Syscall,
+    /// See [`Exit::CodeWrite`].
+    CodeWrite,
+    /// See [`Exit::Fault`]; the kind is in `Cpu::fault`.
+    Fault,
+}
+
 /// An op's executor, threaded: it runs its instruction and then, on the straight path,
 /// tail-calls the next op's executor, so a whole block runs without returning to a
 /// dispatch loop (each handler has its own indirect jump, which the host predicts far
@@ -41,11 +57,11 @@ pub type Flow = Result<(), Exit>;
 ///
 /// Every block ends with an op that leaves (a branch, `int 0x80`, or a synthetic jump
 /// to the block's end), so the chain of tail calls is at most one block long.
-pub type Handler = fn(&mut Cpu, &mut GuestMemory, &Op) -> Exit;
+pub type Handler = fn(&mut Cpu, &mut GuestMemory, &Op) -> Leave;
 
 /// Runs the op after `op` (the straight path).
 #[inline(always)]
-pub fn next(cpu: &mut Cpu, mem: &mut GuestMemory, op: &Op) -> Exit {
+pub fn next(cpu: &mut Cpu, mem: &mut GuestMemory, op: &Op) -> Leave {
     // SAFETY: `op` is an element of a block's op slice, and it continued, so it is not
     // the slice's last element: every op slice the executor runs ends with an op whose
     // handler never continues (see `Handler`).
@@ -53,17 +69,28 @@ pub fn next(cpu: &mut Cpu, mem: &mut GuestMemory, op: &Op) -> Exit {
     (n.exec)(cpu, mem, n)
 }
 
-/// Leaves the block at `op` with `e`, recording which op left (for faults and code
-/// writes, the executor needs to know how many instructions retired).
+/// Leaves the block at `op` with `e`. For faults and code writes it records which op
+/// left (the executor needs to know how many instructions retired) and the fault.
 #[inline(always)]
-pub fn leave(cpu: &mut Cpu, op: &Op, e: Exit) -> Exit {
-    cpu.exit_op = op as *const Op as usize;
-    e
+pub fn leave(cpu: &mut Cpu, op: &Op, e: Exit) -> Leave {
+    match e {
+        Exit::Branch => Leave::Branch,
+        Exit::Syscall => Leave::Syscall,
+        Exit::CodeWrite => {
+            cpu.exit_op = op as *const Op as usize;
+            Leave::CodeWrite
+        }
+        Exit::Fault(kind) => {
+            cpu.exit_op = op as *const Op as usize;
+            cpu.fault = kind;
+            Leave::Fault
+        }
+    }
 }
 
 /// Finishes an instruction whose body returned `r`: on to the next op, or leave.
 #[inline(always)]
-pub fn finish(cpu: &mut Cpu, mem: &mut GuestMemory, op: &Op, r: Flow) -> Exit {
+pub fn finish(cpu: &mut Cpu, mem: &mut GuestMemory, op: &Op, r: Flow) -> Leave {
     match r {
         Ok(()) => next(cpu, mem, op),
         Err(e) => leave(cpu, op, e),
@@ -91,7 +118,7 @@ pub fn threaded<F: Body>(_f: F) -> Handler {
 // Never inlined: the fast handlers' fallbacks call it in tail position, which is only a
 // jump (with no registers to save on the fast path) if it stays a separate function.
 #[inline(never)]
-fn run_body<F: Body>(cpu: &mut Cpu, mem: &mut GuestMemory, op: &Op) -> Exit {
+fn run_body<F: Body>(cpu: &mut Cpu, mem: &mut GuestMemory, op: &Op) -> Leave {
     // SAFETY: `F` is zero-sized (checked in `threaded`, the only way to name this
     // function), so its single value occupies no bytes and cannot be invalid; function
     // items carry no invariant beyond their type.

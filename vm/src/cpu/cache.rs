@@ -10,7 +10,7 @@
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
-use super::decode::{decode_block, Decoded};
+use super::decode::{decode_block, Decoded, Fusion};
 use super::op::Op;
 use super::FaultKind;
 use crate::memory::{GuestMemory, PAGE_SIZE};
@@ -45,6 +45,8 @@ pub struct Block {
     /// `end` (see [`super::decode::Decoded`]).
     pub insns: u32,
     pub ops: Box<[Op]>,
+    /// Ops that run several instructions (see [`super::exec::fast`]).
+    pub fused: Box<[Fusion]>,
 }
 
 /// Decoded code on one guest page.
@@ -178,6 +180,7 @@ impl BlockCache {
             end,
             insns: d.insns as u32,
             ops: d.ops.into_boxed_slice(),
+            fused: d.fused.into_boxed_slice(),
         };
         let slot = match self.free.pop() {
             Some(s) => {
@@ -200,6 +203,14 @@ impl BlockCache {
         });
         mem.mark_code(start, end.wrapping_sub(start));
         slot
+    }
+
+    /// The fused ops of the live block starting at `start` (which [`Self::get`] found).
+    pub fn fusions(&self, start: u32) -> &[Fusion] {
+        self.by_start
+            .get(&start)
+            .and_then(|&s| self.blocks[s as usize].as_ref())
+            .map_or(&[], |b| &b.fused)
     }
 
     /// Whether any of the written ranges overlaps bytes of a live block.

@@ -17,6 +17,7 @@ use iced_x86::{
 
 use super::exec::arith::{self, Adc, Add, Cmp, Dec, Inc, Neg, Sbb, Sub};
 use super::exec::bit::{self, Bt, Btc, Btr, Bts};
+use super::exec::fast::Form;
 use super::exec::logic::{self, And, Not, Or, Test, Xor};
 use super::exec::shift::{self, Rcl, Rcr, Rol, Ror, Sar, Shl, Shr};
 use super::exec::{control, fast, misc, mov, muldiv, stack, string, MemLoc, RegLoc};
@@ -33,8 +34,17 @@ const MAX_INSN_LEN: u32 = 15;
 
 const INVALID: FaultKind = FaultKind::InvalidOpcode;
 
-/// A decoded block: its ops, how many of them are guest instructions, and the address
-/// just past the last one.
+/// A fused op: the op at `index` runs `span` instructions; `form` is its first
+/// instruction's form (to unfuse it when a block is cut short inside the span).
+#[derive(Debug, Clone, Copy)]
+pub struct Fusion {
+    pub index: u8,
+    pub span: u8,
+    pub form: Form,
+}
+
+/// A decoded block: its ops, how many of them are guest instructions, the address just
+/// past the last one, and which ops were fused with their successors.
 ///
 /// `ops` always ends with an op that leaves the block: the last instruction when it is a
 /// branch or `int`, otherwise an added [`end_of_block`] jump (which retires nothing), so
@@ -43,6 +53,7 @@ pub struct Decoded {
     pub ops: Vec<Op>,
     pub insns: usize,
     pub end: u32,
+    pub fused: Vec<Fusion>,
 }
 
 /// The synthetic last op of a block that does not end in a branch: jumps to `to`.
@@ -69,6 +80,7 @@ pub fn decode_block(mem: &GuestMemory, start: u32) -> Result<Decoded, FaultKind>
     let mut ops = Vec::new();
     let mut ip = start;
     let mut ended = false;
+    let mut forms = Vec::new();
     loop {
         decoder.decode_out(&mut instr);
         let result = if instr.is_invalid() {
@@ -84,7 +96,12 @@ pub fn decode_block(mem: &GuestMemory, start: u32) -> Result<Decoded, FaultKind>
             translate(&instr, &buf[off..off + instr.len()])
         };
         match result {
-            Ok((op, ends_block)) => {
+            Ok((mut op, ends_block)) => {
+                let form = form_of(&instr, &op);
+                if let Some(f) = form {
+                    op.exec = fast::single_handler(f);
+                }
+                forms.push(form);
                 ops.push(op);
                 ip = instr.next_ip32();
                 ended = ends_block;
@@ -97,6 +114,7 @@ pub fn decode_block(mem: &GuestMemory, start: u32) -> Result<Decoded, FaultKind>
         }
     }
     let insns = ops.len();
+    let fused = fuse(&mut ops, &forms);
     if !ended {
         ops.push(end_of_block(ip));
     }
@@ -104,6 +122,58 @@ pub fn decode_block(mem: &GuestMemory, start: u32) -> Result<Decoded, FaultKind>
         ops,
         insns,
         end: ip,
+        fused,
+    })
+}
+
+/// Replaces the first op of each frequent sequence of fast forms with a fused handler
+/// (left to right, sequences not overlapping). The other ops stay as they are: the fused
+/// handler hands over to them when their fast path does not apply.
+fn fuse(ops: &mut [Op], forms: &[Option<Form>]) -> Vec<Fusion> {
+    let mut fused = Vec::new();
+    let mut i = 0;
+    while i < forms.len() {
+        match forms[i].and_then(|f| fast::fused_handler(&forms[i..]).map(|h| (f, h))) {
+            Some((form, (handler, span))) => {
+                ops[i].exec = handler;
+                fused.push(Fusion {
+                    index: i as u8,
+                    span: span as u8,
+                    form,
+                });
+                i += span;
+            }
+            None => i += 1,
+        }
+    }
+    fused
+}
+
+/// The [`Form`] of an instruction the [`fast`] handlers take: 32-bit operands, memory
+/// operands `[base+disp]` (no index), in the op layout `translate` gave it.
+fn form_of(instr: &Instruction, op: &Op) -> Option<Form> {
+    let width = |i: u32| match instr.op_kind(i) {
+        OpKind::Register => gpr(instr.op_register(i)).map(|(_, w)| w),
+        _ => None,
+    };
+    let r32 = |i: u32| width(i) == Some(4);
+    let mem = |i: u32, size: usize| {
+        instr.op_kind(i) == OpKind::Memory && instr.memory_size().size() == size && base_disp(op)
+    };
+    let imm = |i: u32| instr.op_kind(i) == OpKind::Immediate32;
+    let two = instr.op_count() == 2;
+    Some(match instr.mnemonic() {
+        Mnemonic::Push if instr.op_count() == 1 && r32(0) => Form::Push,
+        Mnemonic::Pop if instr.op_count() == 1 && r32(0) => Form::Pop,
+        Mnemonic::Lea if two && r32(0) && base_disp(op) => Form::Lea,
+        Mnemonic::Mov if two && r32(0) && r32(1) => Form::MovReg,
+        Mnemonic::Mov if two && r32(0) && mem(1, 4) => Form::Load,
+        Mnemonic::Mov if two && mem(0, 4) && r32(1) => Form::Store,
+        Mnemonic::Mov if two && mem(0, 1) && width(1) == Some(1) => Form::StoreByte,
+        Mnemonic::Mov if two && r32(0) && imm(1) => Form::MovImm,
+        Mnemonic::Movzx if two && r32(0) && mem(1, 1) => Form::MovzxByte,
+        Mnemonic::Movsx if two && r32(0) && mem(1, 1) => Form::MovsxByte,
+        _ => return None,
     })
 }
 
@@ -355,10 +425,7 @@ fn translate(instr: &Instruction, bytes: &[u8]) -> Result<(Op, bool), FaultKind>
             Arg::Reg(d, w) => {
                 op.r1 = d;
                 fill_mem(instr, &mut op)?;
-                match w {
-                    4 if base_disp(&op) => fast::lea_r32_bd,
-                    _ => w1632!(mov::lea, w),
-                }
+                w1632!(mov::lea, w)
             }
             _ => return Err(INVALID),
         },
@@ -452,7 +519,7 @@ fn translate(instr: &Instruction, bytes: &[u8]) -> Result<(Op, bool), FaultKind>
                 op.r2 = r;
                 match w {
                     2 => threaded(stack::push::<W16, RegLoc>),
-                    4 => fast::push_r32,
+                    4 => threaded(stack::push::<W32, RegLoc>),
                     _ => return Err(INVALID),
                 }
             }
@@ -475,7 +542,7 @@ fn translate(instr: &Instruction, bytes: &[u8]) -> Result<(Op, bool), FaultKind>
                 op.r2 = r;
                 match w {
                     2 => threaded(stack::pop::<W16, RegLoc>),
-                    4 => fast::pop_r32,
+                    4 => threaded(stack::pop::<W32, RegLoc>),
                     _ => return Err(INVALID),
                 }
             }
@@ -793,33 +860,20 @@ fn mov_(instr: &Instruction, op: &mut Op) -> Result<Handler, FaultKind> {
         (Arg::Reg(d, w), Arg::Reg(s, _)) => {
             op.r1 = d;
             op.r2 = s;
-            match w {
-                4 => fast::mov_r32_r32,
-                _ => wl!(mov::load, w, false),
-            }
+            wl!(mov::load, w, false)
         }
         (Arg::Reg(d, w), Arg::Mem(_)) => {
             op.r1 = d;
-            match w {
-                4 if base_disp(op) => fast::load_r32_bd,
-                _ => wl!(mov::load, w, true),
-            }
+            wl!(mov::load, w, true)
         }
         (Arg::Mem(w), Arg::Reg(s, _)) => {
             op.r1 = s;
-            match w {
-                4 if base_disp(op) => fast::store_bd_r32,
-                1 if base_disp(op) => fast::store_bd_r8,
-                _ => wl!(mov::store, w, true),
-            }
+            wl!(mov::store, w, true)
         }
         (Arg::Reg(d, w), Arg::Imm(v)) => {
             op.r2 = d;
             op.imm = v;
-            match w {
-                4 => fast::mov_r32_imm,
-                _ => wl!(mov::store_imm, w, false),
-            }
+            wl!(mov::store_imm, w, false)
         }
         (Arg::Mem(w), Arg::Imm(v)) => {
             op.imm = v;
@@ -845,7 +899,6 @@ fn extend(instr: &Instruction, op: &mut Op) -> Result<Handler, FaultKind> {
     let zx = instr.mnemonic() == Mnemonic::Movzx;
     Ok(match (wd, ws, is_mem, zx) {
         (4, 1, false, true) => threaded(mov::movzx::<W32, W8, RegLoc>),
-        (4, 1, true, true) if base_disp(op) => fast::movzx_r32_m8_bd,
         (4, 1, true, true) => threaded(mov::movzx::<W32, W8, MemLoc>),
         (4, 2, false, true) => threaded(mov::movzx::<W32, W16, RegLoc>),
         (4, 2, true, true) => threaded(mov::movzx::<W32, W16, MemLoc>),
@@ -854,7 +907,6 @@ fn extend(instr: &Instruction, op: &mut Op) -> Result<Handler, FaultKind> {
         (2, 2, false, true) => threaded(mov::movzx::<W16, W16, RegLoc>),
         (2, 2, true, true) => threaded(mov::movzx::<W16, W16, MemLoc>),
         (4, 1, false, false) => threaded(mov::movsx::<W32, W8, RegLoc>),
-        (4, 1, true, false) if base_disp(op) => fast::movsx_r32_m8_bd,
         (4, 1, true, false) => threaded(mov::movsx::<W32, W8, MemLoc>),
         (4, 2, false, false) => threaded(mov::movsx::<W32, W16, RegLoc>),
         (4, 2, true, false) => threaded(mov::movsx::<W32, W16, MemLoc>),

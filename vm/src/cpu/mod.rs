@@ -227,10 +227,17 @@ impl Cpu {
                 (block_ops, block.insns as usize)
             } else {
                 // The budget ends inside the block: run a copy of its first instructions
-                // followed by a jump to where they end.
+                // followed by a jump to where they end, with any fused op whose
+                // instructions the cut separates back to a single instruction.
                 let k = budget as usize;
                 partial.clear();
                 partial.extend_from_slice(&block_ops[..k]);
+                for f in cache.fusions(start) {
+                    let (i, end) = (f.index as usize, f.index as usize + f.span as usize);
+                    if i < k && end > k {
+                        partial[i].exec = exec::fast::single_handler(f.form);
+                    }
+                }
                 partial.push(decode::end_of_block(eip_after(start, &block_ops[..k])));
                 (partial, k)
             };

@@ -12,7 +12,8 @@
 //! segment base of 0 (flat, like every other segment).
 
 use iced_x86::{
-    Code, Decoder, DecoderError, DecoderOptions, Instruction, Mnemonic, OpKind, Register,
+    Code, ConditionCode, Decoder, DecoderError, DecoderOptions, Instruction, Mnemonic, OpKind,
+    Register,
 };
 
 use super::exec::arith::{self, Adc, Add, Cmp, Dec, Inc, Neg, Sbb, Sub};
@@ -34,13 +35,13 @@ const MAX_INSN_LEN: u32 = 15;
 
 const INVALID: FaultKind = FaultKind::InvalidOpcode;
 
-/// A fused op: the op at `index` runs `span` instructions; `form` is its first
-/// instruction's form (to unfuse it when a block is cut short inside the span).
-#[derive(Debug, Clone, Copy)]
+/// A fused op: the op at `index` runs `span` instructions; `single` is its handler for
+/// its own instruction alone (to unfuse it when a block is cut short inside the span).
+#[derive(Clone, Copy)]
 pub struct Fusion {
     pub index: u8,
     pub span: u8,
-    pub form: Form,
+    pub single: Handler,
 }
 
 /// A decoded block: its ops, how many of them are guest instructions, the address just
@@ -98,8 +99,8 @@ pub fn decode_block(mem: &GuestMemory, start: u32) -> Result<Decoded, FaultKind>
         match result {
             Ok((mut op, ends_block)) => {
                 let form = form_of(&instr, &op);
-                if let Some(f) = form {
-                    op.exec = fast::single_handler(f);
+                if let Some(h) = form.and_then(fast::single_handler) {
+                    op.exec = h;
                 }
                 forms.push(form);
                 ops.push(op);
@@ -133,20 +134,54 @@ fn fuse(ops: &mut [Op], forms: &[Option<Form>]) -> Vec<Fusion> {
     let mut fused = Vec::new();
     let mut i = 0;
     while i < forms.len() {
-        match forms[i].and_then(|f| fast::fused_handler(&forms[i..]).map(|h| (f, h))) {
-            Some((form, (handler, span))) => {
-                ops[i].exec = handler;
+        match fast::fused_handler(&forms[i..]) {
+            Some((handler, span)) => {
                 fused.push(Fusion {
                     index: i as u8,
                     span: span as u8,
-                    form,
+                    single: ops[i].exec,
                 });
+                ops[i].exec = handler;
                 i += span;
             }
             None => i += 1,
         }
     }
     fused
+}
+
+fn is_setcc(m: Mnemonic) -> bool {
+    use Mnemonic as M;
+    matches!(
+        m,
+        M::Seto
+            | M::Setno
+            | M::Setb
+            | M::Setae
+            | M::Sete
+            | M::Setne
+            | M::Setbe
+            | M::Seta
+            | M::Sets
+            | M::Setns
+            | M::Setp
+            | M::Setnp
+            | M::Setl
+            | M::Setge
+            | M::Setle
+            | M::Setg
+    )
+}
+
+/// A `jcc rel` (not `loop`/`jecxz`, which also have condition-like codes).
+fn is_jcc(instr: &Instruction) -> bool {
+    instr.op_count() == 1
+        && instr.op_kind(0) == OpKind::NearBranch32
+        && instr.condition_code() != ConditionCode::None
+        && !matches!(
+            instr.mnemonic(),
+            Mnemonic::Loop | Mnemonic::Loope | Mnemonic::Loopne | Mnemonic::Jecxz | Mnemonic::Jmp
+        )
 }
 
 /// The [`Form`] of an instruction the [`fast`] handlers take: 32-bit operands, memory
@@ -173,6 +208,30 @@ fn form_of(instr: &Instruction, op: &Op) -> Option<Form> {
         Mnemonic::Mov if two && r32(0) && imm(1) => Form::MovImm,
         Mnemonic::Movzx if two && r32(0) && mem(1, 1) => Form::MovzxByte,
         Mnemonic::Movsx if two && r32(0) && mem(1, 1) => Form::MovsxByte,
+        Mnemonic::Movzx if two && r32(0) && width(1) == Some(1) => Form::MovzxReg,
+        Mnemonic::Xor
+            if two && r32(0) && r32(1) && instr.op0_register() == instr.op1_register() =>
+        {
+            Form::Zero
+        }
+        m if two && r32(0) && r32(1) => match m {
+            Mnemonic::Add => Form::Add,
+            Mnemonic::Sub => Form::Sub,
+            Mnemonic::Cmp => Form::Cmp,
+            Mnemonic::And => Form::And,
+            Mnemonic::Or => Form::Or,
+            Mnemonic::Xor => Form::Xor,
+            Mnemonic::Test => Form::Test,
+            _ => return None,
+        },
+        _ if instr.op_count() == 1
+            && width(0) == Some(1)
+            && instr.condition_code() != ConditionCode::None
+            && is_setcc(instr.mnemonic()) =>
+        {
+            Form::Setcc
+        }
+        _ if is_jcc(instr) => Form::Jcc,
         _ => return None,
     })
 }
@@ -496,6 +555,7 @@ fn translate(instr: &Instruction, bytes: &[u8]) -> Result<(Op, bool), FaultKind>
             match arg(instr, 0, &mut op)? {
                 Arg::Reg(r, 1) => {
                     op.r2 = r;
+                    op.aux = c;
                     by_cc!(c, C => mov::setcc::<RegLoc, C>)
                 }
                 Arg::Mem(1) => by_cc!(c, C => mov::setcc::<MemLoc, C>),
@@ -707,7 +767,8 @@ fn translate(instr: &Instruction, bytes: &[u8]) -> Result<(Op, bool), FaultKind>
             ends = true;
             op.imm = instr.near_branch32();
             op.disp = next;
-            by_cc!(cc(instr)?, C => control::jcc::<C>)
+            op.aux = cc(instr)?;
+            by_cc!(op.aux, C => control::jcc::<C>)
         }
         M::Call => {
             ends = true;

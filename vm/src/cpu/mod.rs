@@ -235,7 +235,7 @@ impl Cpu {
                 for f in cache.fusions(start) {
                     let (i, end) = (f.index as usize, f.index as usize + f.span as usize);
                     if i < k && end > k {
-                        partial[i].exec = exec::fast::single_handler(f.form);
+                        partial[i].exec = f.single;
                     }
                 }
                 partial.push(decode::end_of_block(eip_after(start, &block_ops[..k])));

@@ -7,12 +7,20 @@
 //! when that needs no call (no page straddle, mapped page, no decoded code on the page),
 //! and otherwise changes nothing so that the general handler can redo it from scratch.
 //!
-//! [`single`] runs one part; [`pair`] and [`triple`] run two or three consecutive
-//! instructions under one dispatch. The ops after the first stay in the block unchanged,
-//! so when a later part's fast path does not apply the fused handler simply hands over to
-//! that op (everything before it has retired), and faults, code writes and instruction
-//! counts are accounted exactly as without fusion.
+//! Register-only forms (ALU ops, `setcc`, `movzx r32, r8`) are parts whose fast path is
+//! their general body, which cannot fail there.
+//!
+//! [`single`] runs one part; [`seq`] runs a sequence of consecutive instructions ([`Then`]
+//! ... [`Done`], or ending in a conditional jump: [`JccEnd`]) under one dispatch. The ops
+//! after the first stay in the block unchanged, so when a later part's fast path does not
+//! apply the fused handler simply hands over to that op (everything before it has
+//! retired), and faults, code writes and instruction counts are accounted exactly as
+//! without fusion. [`PATTERNS`] lists the sequences fused.
 
+use std::marker::PhantomData;
+
+use super::arith::{self, Add, Alu, Cmp, Sub};
+use super::logic::{self, And, Or, Test, Xor};
 use super::{control, mov, stack, MemLoc, RegLoc};
 use crate::cpu::op::{next, threaded, Handler, Leave, Op};
 use crate::cpu::reg::ESP;
@@ -45,32 +53,51 @@ pub fn single<A: Part>(cpu: &mut Cpu, mem: &mut GuestMemory, op: &Op) -> Leave {
     A::slow(cpu, mem, op)
 }
 
-/// Two consecutive instructions.
-pub fn pair<A: Part, B: Part>(cpu: &mut Cpu, mem: &mut GuestMemory, op: &Op) -> Leave {
-    if !A::try_run(cpu, mem, op) {
-        return A::slow(cpu, mem, op);
-    }
-    let b = ahead(op, 1);
-    if B::try_run(cpu, mem, b) {
-        return next(cpu, mem, b);
-    }
-    B::slow(cpu, mem, b)
+/// A run of instructions starting at an op.
+pub trait Seq {
+    fn run(cpu: &mut Cpu, mem: &mut GuestMemory, op: &Op) -> Leave;
 }
 
-/// Three consecutive instructions.
-pub fn triple<A: Part, B: Part, C: Part>(cpu: &mut Cpu, mem: &mut GuestMemory, op: &Op) -> Leave {
-    if !A::try_run(cpu, mem, op) {
-        return A::slow(cpu, mem, op);
+/// Part `A` at this op, then `R` from the next.
+pub struct Then<A, R>(PhantomData<(A, R)>);
+/// The end of a fused run that continues: the next op runs as usual.
+pub struct Done;
+/// The end of a fused run that is the block's conditional jump (`op.aux` = condition).
+pub struct JccEnd;
+
+impl<A: Part, R: Seq> Seq for Then<A, R> {
+    #[inline(always)]
+    fn run(cpu: &mut Cpu, mem: &mut GuestMemory, op: &Op) -> Leave {
+        if A::try_run(cpu, mem, op) {
+            R::run(cpu, mem, ahead(op, 1))
+        } else {
+            A::slow(cpu, mem, op)
+        }
     }
-    let b = ahead(op, 1);
-    if !B::try_run(cpu, mem, b) {
-        return B::slow(cpu, mem, b);
+}
+
+impl Seq for Done {
+    #[inline(always)]
+    fn run(cpu: &mut Cpu, mem: &mut GuestMemory, op: &Op) -> Leave {
+        (op.exec)(cpu, mem, op)
     }
-    let c = ahead(op, 2);
-    if C::try_run(cpu, mem, c) {
-        return next(cpu, mem, c);
+}
+
+impl Seq for JccEnd {
+    #[inline(always)]
+    fn run(cpu: &mut Cpu, _mem: &mut GuestMemory, op: &Op) -> Leave {
+        cpu.eip = if cpu.flags.cond(op.aux) {
+            op.imm
+        } else {
+            op.disp
+        };
+        Leave::Branch
     }
-    C::slow(cpu, mem, c)
+}
+
+/// The fused handler of sequence `S`.
+pub fn seq<S: Seq>(cpu: &mut Cpu, mem: &mut GuestMemory, op: &Op) -> Leave {
+    S::run(cpu, mem, op)
 }
 
 /// `[base+disp]`.
@@ -203,6 +230,52 @@ part!(
     }
 );
 
+/// `op r32, r32` for an ALU operation `O` (`op.r2` = destination, `op.r1` = source).
+pub struct AluReg<O>(PhantomData<O>);
+
+impl<O: Alu> Part for AluReg<O> {
+    #[inline(always)]
+    fn try_run(cpu: &mut Cpu, mem: &mut GuestMemory, op: &Op) -> bool {
+        // Registers only: the general body cannot fail.
+        arith::alu_rm_r::<W32, O, RegLoc>(cpu, mem, op).is_ok()
+    }
+    #[inline(always)]
+    fn slow(cpu: &mut Cpu, mem: &mut GuestMemory, op: &Op) -> Leave {
+        threaded(arith::alu_rm_r::<W32, O, RegLoc>)(cpu, mem, op)
+    }
+}
+
+part!(
+    /// `xor r32, r32` with the same register twice (`op.r1`).
+    Zero, logic::zero_r32, |cpu, mem, op| { logic::zero_r32(cpu, mem, op).is_ok() }
+);
+
+part!(
+    /// `movzx r32, r8` (`op.r1` = destination, `op.r2` = source).
+    MovzxReg, mov::movzx::<W32, W8, RegLoc>, |cpu, _mem, op| {
+        *reg(cpu, op.r1) = W8::get(&cpu.regs, op.r2);
+        true
+    }
+);
+
+/// `setcc r8` (`op.r2` = register, `op.aux` = condition).
+pub struct Setcc;
+
+impl Part for Setcc {
+    #[inline(always)]
+    fn try_run(cpu: &mut Cpu, _mem: &mut GuestMemory, op: &Op) -> bool {
+        let v = cpu.flags.cond(op.aux) as u32;
+        W8::set(&mut cpu.regs, op.r2, v);
+        true
+    }
+    #[inline(always)]
+    fn slow(cpu: &mut Cpu, mem: &mut GuestMemory, op: &Op) -> Leave {
+        // Never taken (the fast path always applies); same effect.
+        Self::try_run(cpu, mem, op);
+        next(cpu, mem, op)
+    }
+}
+
 /// The instruction forms above, as the decoder classifies them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Form {
@@ -216,12 +289,25 @@ pub enum Form {
     Lea,
     MovImm,
     MovReg,
+    Add,
+    Sub,
+    Cmp,
+    And,
+    Or,
+    Xor,
+    Test,
+    Zero,
+    MovzxReg,
+    Setcc,
+    /// A conditional jump (`op.aux` = condition): only ever the end of a fused run.
+    Jcc,
 }
 
-/// The handler of one instruction of form `f`.
-pub fn single_handler(f: Form) -> Handler {
-    match f {
-        Form::Push => single::<Push>,
+/// The handler of one instruction of form `f`, where it beats the general one (a lone
+/// `setcc` or `jcc` keeps its handler specialised on the condition).
+pub fn single_handler(f: Form) -> Option<Handler> {
+    Some(match f {
+        Form::Push => single::<Push> as Handler,
         Form::Pop => single::<Pop>,
         Form::Load => single::<Load>,
         Form::Store => single::<Store>,
@@ -231,30 +317,97 @@ pub fn single_handler(f: Form) -> Handler {
         Form::Lea => single::<Lea>,
         Form::MovImm => single::<MovImm>,
         Form::MovReg => single::<MovReg>,
-    }
+        Form::Add => single::<AluReg<Add>>,
+        Form::Sub => single::<AluReg<Sub>>,
+        Form::Cmp => single::<AluReg<Cmp>>,
+        Form::And => single::<AluReg<And>>,
+        Form::Or => single::<AluReg<Or>>,
+        Form::Xor => single::<AluReg<Xor>>,
+        Form::Test => single::<AluReg<Test>>,
+        Form::Zero => single::<Zero>,
+        Form::MovzxReg => single::<MovzxReg>,
+        Form::Setcc | Form::Jcc => return None,
+    })
 }
 
-/// The fused handler for the sequence starting with `forms[0]`, if one exists: the
-/// handler and how many instructions it covers. Chosen from the chain's most frequent
-/// sequences (callgrind call pairs on the M1 and M2 steps).
+macro_rules! then {
+    (; $end:ty) => { $end };
+    ($a:ty $(, $rest:ty)*; $end:ty) => { Then<$a, then!($($rest),*; $end)> };
+}
+
+macro_rules! patterns {
+    ($($($form:ident)-+ $(=> $end:ident)?;)*) => {
+        /// The fused sequences, longest first where they share a start: the forms and
+        /// the handler. Chosen from the chain's most frequent instruction sequences
+        /// (execution-weighted, on the M1 and M2 steps): M2-Planet's and cc_x86's code
+        /// generators emit the same few idioms everywhere.
+        pub const PATTERNS: &[(&[Form], Handler)] = &[
+            $((
+                &[$(Form::$form,)+ $(patterns!(@end $end))?],
+                seq::<then!($(patterns!(@part $form)),+; patterns!(@tail $($end)?))> as Handler,
+            ),)*
+        ];
+    };
+    (@end Jcc) => { Form::Jcc };
+    (@tail Jcc) => { JccEnd };
+    (@tail) => { Done };
+    (@part Add) => { AluReg<Add> };
+    (@part Sub) => { AluReg<Sub> };
+    (@part Cmp) => { AluReg<Cmp> };
+    (@part Test) => { AluReg<Test> };
+    (@part $f:ident) => { $f };
+}
+
+patterns! {
+    // Compare and branch: `[pop ebx;] cmp ebx,eax; setcc al; movzx eax,al; test eax,eax; je`.
+    Pop-Cmp-Setcc-MovzxReg-Test => Jcc;
+    Cmp-Setcc-MovzxReg-Test => Jcc;
+    MovzxReg-Test => Jcc;
+    Test => Jcc;
+    Cmp => Jcc;
+    Pop-Cmp-Setcc-MovzxReg;
+    Cmp-Setcc-MovzxReg;
+    // Locals and globals: `lea eax,[ebp-N]; mov eax,[eax]`, `mov eax,&G; mov eax,[eax]`.
+    Push-Lea-Load;
+    Lea-Load-Push;
+    Lea-Load-Pop;
+    Lea-Load;
+    Lea-MovsxByte;
+    Lea-Push;
+    MovImm-Load;
+    // Operands through the stack: `push eax; mov eax,N; pop ebx; add eax,ebx`...
+    Push-MovImm-Pop;
+    Push-MovImm;
+    Push-Lea;
+    Push-Zero;
+    Push-Push;
+    Load-Push;
+    Load-Pop;
+    Load-MovImm;
+    MovImm-Pop;
+    MovImm-Push;
+    MovImm-Add;
+    Zero-Push;
+    Zero-Pop;
+    Pop-Add;
+    Pop-Sub-MovReg;
+    Pop-Store;
+    Pop-StoreByte;
+    Pop-Pop;
+    Add-Push;
+    Add-Pop;
+    Add-Load;
+    Add-MovsxByte;
+    MovReg-Pop;
+}
+
+/// The fused handler for the sequence starting at `forms[0]`, if one is listed in
+/// [`PATTERNS`]: the handler and how many instructions it covers.
 pub fn fused_handler(forms: &[Option<Form>]) -> Option<(Handler, usize)> {
-    use Form as F;
-    let at = |i: usize| forms.get(i).copied().flatten();
-    Some(match (at(0), at(1), at(2)) {
-        (Some(F::Push), Some(F::Lea), Some(F::Load)) => (triple::<Push, Lea, Load> as Handler, 3),
-        (Some(F::Lea), Some(F::Load), Some(F::Push)) => (triple::<Lea, Load, Push>, 3),
-        (Some(F::Lea), Some(F::Load), _) => (pair::<Lea, Load>, 2),
-        (Some(F::Lea), Some(F::MovsxByte), _) => (pair::<Lea, MovsxByte>, 2),
-        (Some(F::Load), Some(F::Push), _) => (pair::<Load, Push>, 2),
-        (Some(F::Pop), Some(F::Store), _) => (pair::<Pop, Store>, 2),
-        (Some(F::Pop), Some(F::StoreByte), _) => (pair::<Pop, StoreByte>, 2),
-        (Some(F::Push), Some(F::MovImm), _) => (pair::<Push, MovImm>, 2),
-        (Some(F::Push), Some(F::Lea), _) => (pair::<Push, Lea>, 2),
-        (Some(F::MovImm), Some(F::Push), _) => (pair::<MovImm, Push>, 2),
-        (Some(F::Push), Some(F::Push), _) => (pair::<Push, Push>, 2),
-        (Some(F::Pop), Some(F::Pop), _) => (pair::<Pop, Pop>, 2),
-        (Some(F::MovReg), Some(F::Pop), _) => (pair::<MovReg, Pop>, 2),
-        _ => return None,
+    PATTERNS.iter().find_map(|&(pattern, handler)| {
+        let matches =
+            pattern.len() <= forms.len() && pattern.iter().zip(forms).all(|(p, f)| Some(*p) == *f);
+        matches.then_some((handler, pattern.len()))
     })
 }
 

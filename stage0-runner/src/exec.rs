@@ -101,12 +101,13 @@ pub fn exec(a: ExecArgs) -> u8 {
     if a.verbose {
         let secs = wall.as_secs_f64();
         eprintln!(
-            "stage0-runner: {} instructions, {} syscalls, {} processes, {:.3} s wall ({:.0} M instructions/s)",
+            "stage0-runner: {} instructions, {} syscalls, {} processes, {:.3} s wall ({:.0} M instructions/s), peak guest memory {:.1} MiB",
             stats.instructions,
             stats.syscalls,
             stats.processes,
             secs,
-            stats.instructions as f64 / secs.max(1e-9) / 1e6
+            stats.instructions as f64 / secs.max(1e-9) / 1e6,
+            stats.peak_guest_pages as f64 * 4096.0 / (1024.0 * 1024.0)
         );
     }
     match result {

@@ -112,6 +112,8 @@ pub struct Outcome {
     pub wall: Duration,
     pub instructions: u64,
     pub syscalls: u64,
+    /// See [`vm::RunStats::peak_guest_pages`].
+    pub peak_guest_pages: u64,
 }
 
 pub fn run(a: RunArgs) -> u8 {
@@ -344,6 +346,7 @@ pub fn execute(tree: &Path, plan: &chain::Plan, a: &RunArgs) -> Result<Outcome, 
         wall,
         instructions: kernel.stats().instructions,
         syscalls: kernel.stats().syscalls,
+        peak_guest_pages: kernel.stats().peak_guest_pages,
     })
 }
 

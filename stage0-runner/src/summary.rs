@@ -58,13 +58,18 @@ pub fn print_table(o: &Outcome) {
     }
     let secs = o.wall.as_secs_f64().max(1e-9);
     eprintln!(
-        "total: {} programs, {} instructions, {} syscalls, {:.1} s wall, {:.0} M instructions/s",
+        "total: {} programs, {} instructions, {} syscalls, {:.1} s wall, {:.0} M instructions/s, peak guest memory {:.1} MiB",
         o.records.len(),
         o.instructions,
         o.syscalls,
         secs,
-        o.instructions as f64 / secs / 1e6
+        o.instructions as f64 / secs / 1e6,
+        mib(o.peak_guest_pages)
     );
+}
+
+fn mib(pages: u64) -> f64 {
+    pages as f64 * vm::PAGE_SIZE as f64 / (1024.0 * 1024.0)
 }
 
 /// The --report file: wall times and rates (host-dependent, unlike provenance).
@@ -74,6 +79,8 @@ pub struct Report {
     pub instructions: u64,
     pub syscalls: u64,
     pub instructions_per_second: f64,
+    /// The most guest memory mapped at once over the live processes, in MiB.
+    pub peak_guest_mib: f64,
     pub host: String,
     pub processes: Vec<ReportRow>,
 }
@@ -94,6 +101,7 @@ pub fn report(o: &Outcome) -> Report {
         instructions: o.instructions,
         syscalls: o.syscalls,
         instructions_per_second: o.instructions as f64 / secs.max(1e-9),
+        peak_guest_mib: mib(o.peak_guest_pages),
         host: format!("{}-{}", std::env::consts::ARCH, std::env::consts::OS),
         processes: o
             .records

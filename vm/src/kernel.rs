@@ -203,6 +203,11 @@ pub struct RunStats {
     /// Calls to syscalls outside the allow-list, by number (answered with ENOSYS).
     pub unknown_syscalls: BTreeMap<u32, u64>,
     pub processes: u64,
+    /// The most guest pages mapped at once, summed over the processes alive then (a
+    /// waiting parent's memory counts while its child runs): what the guests themselves
+    /// need, to compare the host's peak resident memory with. Sampled after each syscall
+    /// (memory only changes at brk, fork, execve and exit, and at stack growth).
+    pub peak_guest_pages: u64,
 }
 
 /// The kernel: processes, files, records.
@@ -437,6 +442,11 @@ impl Kernel {
         }
     }
 
+    fn note_guest_pages(&mut self) {
+        let pages: usize = self.procs.iter().map(|p| p.mem.mapped_pages()).sum();
+        self.stats.peak_guest_pages = self.stats.peak_guest_pages.max(pages as u64);
+    }
+
     /// Runs until the first process exits (or the run stops with an error).
     pub fn run(&mut self) -> Result<ExitStatus, RunError> {
         while let Some(p) = self.procs.last_mut() {
@@ -473,6 +483,7 @@ impl Kernel {
             match stop {
                 Stop::Syscall => {
                     self.syscall();
+                    self.note_guest_pages();
                     if let Some(e) = self.fatal.take() {
                         self.abort_all();
                         return Err(e);

@@ -447,6 +447,11 @@ impl GuestMemory {
         !self.code_writes.is_empty()
     }
 
+    /// The guest ranges `(start, len)` written inside code granules since the last take.
+    pub fn code_writes(&self) -> &[(u32, u32)] {
+        &self.code_writes
+    }
+
     /// Returns and forgets the guest ranges `(start, len)` written inside code granules.
     pub fn take_code_writes(&mut self) -> Vec<(u32, u32)> {
         std::mem::take(&mut self.code_writes)

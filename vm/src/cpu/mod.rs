@@ -198,90 +198,129 @@ impl Cpu {
         mem: &mut GuestMemory,
         max: u64,
     ) -> Stop {
+        // Instructions left; what ran is `max - budget`, added to `retired` on return.
         let mut budget = max;
-        loop {
+        let stop = loop {
             // Stores by the previous block's last instruction, or by a syscall (read()
             // into a code page) may have hit decoded code.
             if mem.has_code_writes() {
                 let writes = mem.take_code_writes();
                 cache.invalidate(&writes);
             }
-            if budget == 0 {
-                return Stop::InsnLimit;
-            }
             let start = self.eip;
             let block = match cache.get(mem, start) {
                 Ok(b) => b,
-                Err(kind) => {
-                    return Stop::Fault(Fault {
+                Err(kind) => break Stop::Fault(Fault { kind, eip: start }),
+            };
+            let n = block.insns as u64;
+            // SAFETY: nothing invalidates or flushes `cache` until this iteration is
+            // done with `ops` (invalidation happens in the next one).
+            let ops = unsafe { block.ops() };
+            if budget < n {
+                if budget == 0 {
+                    break Stop::InsnLimit;
+                }
+                match self.run_partial(cache, partial, mem, ops, &mut budget) {
+                    Some(stop) => break stop,
+                    None => continue,
+                }
+            }
+            let op = &ops[0];
+            let leave = (op.exec)(self, mem, op);
+            // The common case: a branch (or the closing jump) retired, so every
+            // instruction of the block ran.
+            if leave == Leave::Branch {
+                budget -= n;
+                continue;
+            }
+            if let Some(stop) = self.block_left(cache, mem, ops, n as usize, leave, &mut budget) {
+                break stop;
+            }
+        };
+        self.retired += max - budget;
+        stop
+    }
+
+    /// After the block `ops` (`n` instructions from `self.eip`) left other than by a
+    /// branch: the stop, or `None` to go on with the next block.
+    #[cold]
+    #[inline(never)]
+    fn block_left(
+        &mut self,
+        cache: &mut BlockCache,
+        mem: &mut GuestMemory,
+        ops: &[Op],
+        n: usize,
+        mut leave: Leave,
+        budget: &mut u64,
+    ) -> Option<Stop> {
+        let start = self.eip;
+        loop {
+            match leave {
+                Leave::Branch => {
+                    *budget -= n as u64;
+                    return None;
+                }
+                Leave::Syscall => {
+                    *budget -= n as u64;
+                    return Some(Stop::Syscall);
+                }
+                Leave::CodeWrite => {
+                    // The storing instruction completed. Only a store over decoded bytes
+                    // (not merely their granule) ends the block.
+                    // The blocks it overlaps are dropped at the top of the next
+                    // iteration, when nothing refers to their ops any more.
+                    let done = self.exit_index(ops) + 1;
+                    if cache.hits_code(mem.code_writes()) {
+                        self.eip = eip_after(start, &ops[..done]);
+                        *budget -= done as u64;
+                        return None;
+                    }
+                    mem.take_code_writes();
+                    let op = &ops[done];
+                    leave = (op.exec)(self, mem, op);
+                }
+                Leave::Fault => {
+                    let kind = self.fault;
+                    let done = self.exit_index(ops);
+                    self.eip = eip_after(start, &ops[..done]);
+                    *budget -= done as u64;
+                    return Some(Stop::Fault(Fault {
                         kind,
                         eip: self.eip,
-                    })
+                    }));
                 }
-            };
-            // SAFETY: nothing invalidates or flushes `cache` until this iteration is
-            // done with `block_ops` (invalidation happens after the inner loop).
-            let block_ops = unsafe { block.ops() };
-            // `n` instructions run, from `ops`, which ends with an op that leaves.
-            let (ops, n): (&[Op], usize) = if budget >= block.insns as u64 {
-                (block_ops, block.insns as usize)
-            } else {
-                // The budget ends inside the block: run a copy of its first instructions
-                // followed by a jump to where they end, with any fused op whose
-                // instructions the cut separates back to a single instruction.
-                let k = budget as usize;
-                partial.clear();
-                partial.extend_from_slice(&block_ops[..k]);
-                for f in cache.fusions(start) {
-                    let (i, end) = (f.index as usize, f.index as usize + f.span as usize);
-                    if i < k && end > k {
-                        partial[i].exec = f.single;
-                    }
-                }
-                partial.push(decode::end_of_block(eip_after(start, &block_ops[..k])));
-                (partial, k)
-            };
-            let mut at = 0;
-            let stale = loop {
-                let op = &ops[at];
-                match (op.exec)(self, mem, op) {
-                    // A branch (or the closing jump) retired: every instruction ran.
-                    Leave::Branch => {
-                        self.retire(&mut budget, n);
-                        break None;
-                    }
-                    Leave::Syscall => {
-                        self.retire(&mut budget, n);
-                        return Stop::Syscall;
-                    }
-                    Leave::CodeWrite => {
-                        // The storing instruction completed. Only a store over decoded
-                        // bytes (not merely their granule) ends the block.
-                        let done = self.exit_index(ops) + 1;
-                        let writes = mem.take_code_writes();
-                        if cache.hits_code(&writes) {
-                            self.eip = eip_after(start, &ops[..done]);
-                            self.retire(&mut budget, done);
-                            break Some(writes);
-                        }
-                        at = done;
-                    }
-                    Leave::Fault => {
-                        let kind = self.fault;
-                        let done = self.exit_index(ops);
-                        self.eip = eip_after(start, &ops[..done]);
-                        self.retire(&mut budget, done);
-                        return Stop::Fault(Fault {
-                            kind,
-                            eip: self.eip,
-                        });
-                    }
-                }
-            };
-            if let Some(writes) = stale {
-                cache.invalidate(&writes);
             }
         }
+    }
+
+    /// Runs the first `budget` (fewer than all) instructions of the block `ops` at
+    /// `self.eip`: a copy of them followed by a jump to where they end, with any fused op
+    /// whose instructions the cut separates back to a single instruction.
+    #[cold]
+    #[inline(never)]
+    fn run_partial(
+        &mut self,
+        cache: &mut BlockCache,
+        partial: &mut Vec<Op>,
+        mem: &mut GuestMemory,
+        ops: &[Op],
+        budget: &mut u64,
+    ) -> Option<Stop> {
+        let start = self.eip;
+        let k = *budget as usize;
+        partial.clear();
+        partial.extend_from_slice(&ops[..k]);
+        for f in cache.fusions(start) {
+            let (i, end) = (f.index as usize, f.index as usize + f.span as usize);
+            if i < k && end > k {
+                partial[i].exec = f.single;
+            }
+        }
+        partial.push(decode::end_of_block(eip_after(start, &ops[..k])));
+        let op = &partial[0];
+        let leave = (op.exec)(self, mem, op);
+        self.block_left(cache, mem, partial, k, leave, budget)
     }
 
     /// Index in `ops` of the op that last left its block with a fault or a code write.
@@ -289,12 +328,6 @@ impl Cpu {
         let i = (self.exit_op - ops.as_ptr() as usize) / std::mem::size_of::<Op>();
         debug_assert!(i < ops.len());
         i
-    }
-
-    #[inline(always)]
-    fn retire(&mut self, budget: &mut u64, n: usize) {
-        self.retired += n as u64;
-        *budget -= n as u64;
     }
 }
 

@@ -3,18 +3,27 @@
 //!
 //! - native: `./bootstrap-seeds/POSIX/x86/kaem-optional-seed ./kaem.x86`, when the host
 //!   executes i386 binaries;
-//! - qemu: every top-level step of the plan as `qemu-i386 ARGV...`, when `qemu-i386` is on
-//!   PATH. Without binfmt_misc the programs a kaem step execs run natively, so this measures
-//!   qemu only for the processes it starts itself (the report says so);
+//! - qemu: the chain in our kernel with every program except the fork/exec parents (the
+//!   kaem shells and M2-Mesoplanet) run as `qemu-i386 EXE ARGS...` by an execve hook (see
+//!   [`qemu`]), when `qemu-i386` is on PATH; answers checked. The parents stay emulated so
+//!   that their children reach the hook (without binfmt_misc the host kernel would run a
+//!   qemu'd parent's children natively); the report gives their share;
 //! - emulator: [`crate::run_cmd::execute`], answers checked.
 
+pub mod qemu;
+
+use std::cell::RefCell;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use clap::{Args, Parser};
+use vm::kernel::{Config, Kernel, Stdio};
+use vm::record::RecordEnd;
+use vm::ExitStatus;
 
-use crate::chain::{self, Layout};
+use crate::chain::{self, answers, Layout};
 use crate::run_cmd::{self, RunArgs};
 
 #[derive(Args)]
@@ -33,7 +42,7 @@ pub struct BenchArgs {
 type Measured = Result<Duration, String>;
 
 /// Runs the three measurements and prints wall times and ratios; 0 when the emulated
-/// chain verified.
+/// chain verified and the qemu-i386 run (if qemu-i386 is installed) verified too.
 pub fn bench(a: BenchArgs) -> u8 {
     let scratch = a
         .scratch
@@ -46,23 +55,96 @@ pub fn bench(a: BenchArgs) -> u8 {
     }
     let native = copy_tree(&a.tree, &scratch.join("native")).and_then(|t| run_native(&t));
     report("native", &native, None);
-    let qemu = copy_tree(&a.tree, &scratch.join("qemu")).and_then(|t| run_qemu(&t));
-    report("qemu-i386", &qemu, native.as_ref().ok());
-    let (emulated, verified) = match copy_tree(&a.tree, &scratch.join("emulator")) {
+
+    let mut qemu_failed = false;
+    let qemu_run = match qemu::find_qemu() {
+        Err(e) => {
+            println!("qemu-i386    skipped: {e}");
+            None
+        }
+        Ok((exe, version)) => {
+            let run = copy_tree(&a.tree, &scratch.join("qemu")).and_then(|t| run_qemu(&t, &exe));
+            match &run {
+                Ok(q) => {
+                    report("qemu-i386", &Ok(q.total), native.as_ref().ok());
+                    print_qemu(q, &version);
+                    qemu_failed = !q.ok();
+                }
+                Err(e) => {
+                    report("qemu-i386", &Err(e.clone()), None);
+                    qemu_failed = true;
+                }
+            }
+            run.ok()
+        }
+    };
+
+    let (emulated, verified, split) = match copy_tree(&a.tree, &scratch.join("emulator")) {
         Ok(t) => run_emulator(&t),
-        Err(e) => (Err(e), false),
+        Err(e) => (Err(e), false, None),
     };
     report("emulator", &emulated, native.as_ref().ok());
-    if let (Ok(q), Ok(e)) = (&qemu, &emulated) {
+    if let (Some(q), Ok(e)) = (&qemu_run, &emulated) {
         println!(
-            "emulator / qemu-i386: {:.2}x",
-            e.as_secs_f64() / q.as_secs_f64()
+            "emulator / qemu-i386: {:.2}x (whole chain; the parents run in our kernel in both)",
+            e.as_secs_f64() / q.total.as_secs_f64()
         );
+        if let Some(s) = &split {
+            println!(
+                "emulator / qemu-i386 on the {} programs qemu-i386 ran ({} in the emulator \
+                 run): {:.1} s / {:.1} s = {:.2}x; in the emulator they executed {} of the \
+                 chain's {} guest instructions ({:.1}%)",
+                q.stats.programs,
+                s.child_programs,
+                s.child_wall.as_secs_f64(),
+                q.stats.wall.as_secs_f64(),
+                s.child_wall.as_secs_f64() / q.stats.wall.as_secs_f64(),
+                s.child_instructions,
+                s.instructions,
+                100.0 * s.child_instructions as f64 / s.instructions.max(1) as f64
+            );
+        }
     }
     if !a.keep {
         let _ = std::fs::remove_dir_all(&scratch);
     }
-    u8::from(!verified)
+    u8::from(!verified || qemu_failed)
+}
+
+/// The qemu-i386 run's breakdown and verdict.
+fn print_qemu(q: &QemuRun, version: &str) {
+    let parents = q.total.saturating_sub(q.stats.wall);
+    println!(
+        "  {} programs under qemu-i386 ({version}): {:.1} s summed; the parents ({}) \
+         emulated: {:.1} s, {} guest instructions",
+        q.stats.programs,
+        q.stats.wall.as_secs_f64(),
+        qemu::PARENTS.join(", "),
+        parents.as_secs_f64(),
+        q.parent_instructions
+    );
+    let matched = q.checked.iter().filter(|c| c.ok()).count();
+    if q.ok() {
+        println!(
+            "  qemu-i386 run VERIFIED: {matched}/{} answers match",
+            q.checked.len()
+        );
+        return;
+    }
+    println!(
+        "  qemu-i386 run FAILED: {matched}/{} answers match, {} programs failed under qemu-i386",
+        q.checked.len(),
+        q.stats.failed
+    );
+    if let Some(f) = &q.failure {
+        println!("  qemu-i386 run: {f}");
+    }
+    for c in q.checked.iter().filter(|c| !c.ok()) {
+        match &c.actual {
+            Some(h) => println!("  MISMATCH {}: sha256 {h}, expected {}", c.path, c.expected),
+            None => println!("  MISSING  {}: not produced", c.path),
+        }
+    }
 }
 
 fn report(name: &str, m: &Measured, native: Option<&Duration>) {
@@ -115,34 +197,149 @@ fn run_native(tree: &Path) -> Measured {
     )
 }
 
-fn run_qemu(tree: &Path) -> Measured {
-    if Command::new("qemu-i386").arg("--version").output().is_err() {
-        return Err("qemu-i386 is not installed".into());
+/// The qemu-i386 run: wall time of the whole run, what the substitutes did, and whether
+/// every answer matched.
+struct QemuRun {
+    total: Duration,
+    stats: qemu::QemuStats,
+    /// Guest instructions of the parents, the only programs our kernel ran.
+    parent_instructions: u64,
+    failure: Option<String>,
+    checked: Vec<answers::Checked>,
+}
+
+impl QemuRun {
+    fn ok(&self) -> bool {
+        self.failure.is_none() && !self.checked.is_empty() && self.checked.iter().all(|c| c.ok())
     }
+}
+
+/// The chain in our kernel with every program but the fork/exec parents run by qemu-i386
+/// (see [`qemu`]); answers checked afterwards.
+fn run_qemu(tree: &Path, qemu_exe: &Path) -> Result<QemuRun, String> {
     let plan = chain::plan(tree, Layout::Upstream).map_err(|e| e.to_string())?;
+    for out in &plan.outputs {
+        let dir = tree.join(out.trim_start_matches('/'));
+        std::fs::create_dir_all(&dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
+    }
     for (path, bytes) in &plan.files {
         let p = tree.join(path.trim_start_matches('/'));
         std::fs::write(&p, bytes).map_err(|e| format!("{}: {e}", p.display()))?;
     }
-    let mut total = Duration::ZERO;
+    // Everything the guests print, to show the end of it if the run fails.
+    let log = Tail::default();
+    let stdio = Stdio {
+        stdin: Box::new(std::io::empty()),
+        stdout: Box::new(log.clone()),
+        stderr: Box::new(log.clone()),
+    };
+    let mut kernel = Kernel::new(Config::new(tree), stdio).map_err(|e| e.to_string())?;
+    let hook = qemu::QemuHook::new(qemu_exe, tree);
+    let stats = hook.stats();
+    kernel.set_exec_hook(Box::new(hook));
+    let start = Instant::now();
+    let mut failure = None;
     for step in &plan.steps {
-        let mut cmd = Command::new("qemu-i386");
-        cmd.args(&step.argv)
-            .current_dir(tree.join(step.cwd.trim_start_matches('/')))
-            .env_clear()
-            .envs(step.env.iter().filter_map(|kv| kv.split_once('=')));
-        total += timed(&format!("qemu-i386 {}", step.argv.join(" ")), &mut cmd)?;
+        let what = step.argv.join(" ");
+        if !qemu::is_parent(&step.argv[0]) {
+            // A top-level step that is not a parent never reaches the execve hook.
+            failure = Some(format!(
+                "step `{what}` is not one of the fork/exec parents ({}); this \
+                 measurement only knows how to run those in the kernel",
+                qemu::PARENTS.join(", ")
+            ));
+            break;
+        }
+        kernel.set_env(step.env.iter().map(|e| e.as_bytes().to_vec()).collect());
+        if let Err(e) = kernel.spawn(&step.cwd, &step.argv[0], &step.argv) {
+            failure = Some(format!("step `{what}` could not start: {e}"));
+            break;
+        }
+        match kernel.run() {
+            Ok(ExitStatus::Code(0)) => {}
+            Ok(s) => {
+                failure = Some(format!(
+                    "step `{what}` failed with status {}",
+                    s.shell_code()
+                ));
+                break;
+            }
+            Err(e) => {
+                failure = Some(format!("step `{what}` stopped: {e}"));
+                break;
+            }
+        }
     }
-    println!(
-        "qemu-i386: {} top-level steps under qemu; without binfmt_misc the programs they \
-         exec run natively",
-        plan.steps.len()
-    );
-    Ok(total)
+    let total = start.elapsed();
+    if failure.is_some() {
+        eprintln!("qemu-i386 run: the last lines the guests printed:");
+        eprint!("{}", log.last_lines(20));
+    }
+    let checked = match &plan.answers {
+        Some(a) => {
+            let path = tree.join(a.trim_start_matches('/'));
+            let text =
+                std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+            let list = answers::parse(&text)
+                .map_err(|(line, msg)| format!("{}:{line}: {msg}", path.display()))?;
+            answers::check(tree, &list)
+        }
+        None => Vec::new(),
+    };
+    let stats = stats.borrow().clone();
+    Ok(QemuRun {
+        total,
+        stats,
+        parent_instructions: kernel.stats().instructions,
+        failure,
+        checked,
+    })
 }
 
-/// `run` on the copy, quietly; the wall time and whether every answer matched.
-fn run_emulator(tree: &Path) -> (Measured, bool) {
+/// The last bytes written to it (the guests' output, for a failure report).
+#[derive(Clone, Default)]
+struct Tail(Rc<RefCell<Vec<u8>>>);
+
+impl Tail {
+    const KEEP: usize = 64 * 1024;
+
+    fn last_lines(&self, n: usize) -> String {
+        let b = self.0.borrow();
+        let text = String::from_utf8_lossy(&b);
+        let lines: Vec<&str> = text.lines().collect();
+        let mut out = lines[lines.len().saturating_sub(n)..].join("\n");
+        out.push('\n');
+        out
+    }
+}
+
+impl std::io::Write for Tail {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let mut b = self.0.borrow_mut();
+        b.extend_from_slice(buf);
+        if b.len() > 2 * Self::KEEP {
+            let cut = b.len() - Self::KEEP;
+            b.drain(..cut);
+        }
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// How the emulator run's time and instructions split between the parents and the
+/// programs the qemu-i386 run substitutes.
+struct Split {
+    /// Wall time of the non-parent programs, summed.
+    child_programs: u64,
+    child_wall: Duration,
+    child_instructions: u64,
+    instructions: u64,
+}
+
+/// `run` on the copy, quietly; the wall time, whether every answer matched, and the split.
+fn run_emulator(tree: &Path) -> (Measured, bool, Option<Split>) {
     #[derive(Parser)]
     struct Wrap {
         #[command(flatten)]
@@ -151,7 +348,7 @@ fn run_emulator(tree: &Path) -> (Measured, bool) {
     let args = Wrap::parse_from(["run", "--quiet", &tree.display().to_string()]).run;
     let plan = match chain::plan(tree, Layout::Upstream) {
         Ok(p) => p,
-        Err(e) => return (Err(e.to_string()), false),
+        Err(e) => return (Err(e.to_string()), false, None),
     };
     match run_cmd::execute(tree, &plan, &args) {
         Ok(o) => {
@@ -163,8 +360,56 @@ fn run_emulator(tree: &Path) -> (Measured, bool) {
                 o.instructions,
                 o.instructions as f64 / o.wall.as_secs_f64() / 1e6
             );
-            (Ok(o.wall), ok)
+            if let Some(f) = &o.failure {
+                println!("emulator: {f}");
+            }
+            let mut split = Split {
+                child_programs: 0,
+                child_wall: Duration::ZERO,
+                child_instructions: 0,
+                instructions: o.instructions,
+            };
+            for (r, w) in o.records.iter().zip(&o.walls) {
+                if !qemu::is_parent(&r.exe) && r.end != RecordEnd::Execed {
+                    split.child_programs += 1;
+                    split.child_wall += *w;
+                    split.child_instructions += r.instructions;
+                }
+            }
+            (Ok(o.wall), ok, Some(split))
         }
-        Err(e) => (Err(e), false),
+        Err(e) => (Err(e), false, None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(failure: Option<&str>, actual: &[Option<&str>]) -> QemuRun {
+        QemuRun {
+            total: Duration::from_secs(1),
+            stats: qemu::QemuStats::default(),
+            parent_instructions: 0,
+            failure: failure.map(str::to_string),
+            checked: actual
+                .iter()
+                .enumerate()
+                .map(|(i, a)| answers::Checked {
+                    path: format!("x86/bin/t{i}"),
+                    expected: "aa".into(),
+                    actual: a.map(str::to_string),
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn a_qemu_run_verifies_only_when_every_answer_matches_and_no_step_failed() {
+        assert!(run(None, &[Some("aa"), Some("aa")]).ok());
+        assert!(!run(None, &[Some("aa"), Some("bb")]).ok(), "wrong output");
+        assert!(!run(None, &[Some("aa"), None]).ok(), "missing output");
+        assert!(!run(Some("step failed"), &[Some("aa")]).ok());
+        assert!(!run(None, &[]).ok(), "nothing checked is not a pass");
     }
 }

@@ -6,13 +6,14 @@
 #
 # Needed for: the optional `unicorn` feature (differential tests against unicorn-engine),
 # whose crate builds the bundled unicorn C library with cmake and generates bindings
-# with bindgen (libclang).
+# with bindgen (libclang); qemu-i386 for the tests of `stage0-runner bench`'s qemu hook.
 set -euo pipefail
 
 PACKAGES=(
     cmake        # builds unicorn's bundled C library
     libclang-dev # bindgen, used by unicorn-engine's build script
     pkg-config   # unicorn-engine's build script probes with it
+    qemu-user    # qemu-i386 for the bench command's qemu hook tests
 )
 
 missing=()

@@ -3,15 +3,15 @@
 //! Design (see README "Guest memory"): a flat table of 2^20 page slots, each an optional
 //! boxed 4 KiB page plus a 64-bit map of which 64-byte granules of that page hold decoded
 //! code. Nothing reserves 4 GiB of host address space, so it works on hosts that refuse such
-//! a reservation and whatever the host page size is. The table itself (16 MiB) comes from a
-//! zeroed allocation, so the host only backs the slots that are touched. An access to a page
+//! a reservation and whatever the host page size is. The table itself (16 MiB) is an
+//! anonymous mapping of its own, so the host only backs the slots that are touched. An access to a page
 //! with no slot is a [`MemFault`], never silent zeros.
 //!
 //! Writes that land in a granule holding decoded code are recorded in
 //! [`GuestMemory::take_code_writes`] so the CPU can drop stale blocks (self-modifying code,
 //! or globals that share a page with code, as in every M2-Planet-built binary).
 
-use std::alloc::{alloc_zeroed, Layout};
+use std::ops::{Deref, DerefMut};
 
 /// Size of one guest page in bytes.
 pub const PAGE_SIZE: u32 = 4096;
@@ -39,9 +39,50 @@ pub struct MemFault {
     pub write: bool,
 }
 
+/// The 2^20 page slots, in an anonymous mapping (zero-filled on demand by the host).
+///
+/// Not a heap allocation: the allocator serves a 16 MiB request from its heap once it has
+/// seen one freed (glibc raises its mmap threshold to the size of a freed mapping), and
+/// then zeroes all of it, making every address space cost 16 MiB of resident memory
+/// instead of the few slots it touches — with a waiting kaem, M2-Mesoplanet and their
+/// child alive at once, that was most of the chain's peak RSS above the guests' own.
+struct SlotTable(memmap2::MmapMut);
+
+impl SlotTable {
+    fn new() -> SlotTable {
+        let len = std::mem::size_of::<[PageSlot; PAGE_COUNT]>();
+        match memmap2::MmapMut::map_anon(len) {
+            Ok(m) => SlotTable(m),
+            // Like any failed allocation.
+            Err(_) => {
+                std::alloc::handle_alloc_error(std::alloc::Layout::new::<[PageSlot; PAGE_COUNT]>())
+            }
+        }
+    }
+}
+
+impl Deref for SlotTable {
+    type Target = [PageSlot; PAGE_COUNT];
+    #[inline(always)]
+    fn deref(&self) -> &Self::Target {
+        // SAFETY: the mapping is exactly this size, page-aligned (enough for PageSlot),
+        // starts zero-filled, and all-zero bytes are a valid PageSlot (None is Box's null
+        // niche, `code` a plain u64); only PageSlots are ever written to it.
+        unsafe { &*(self.0.as_ptr() as *const [PageSlot; PAGE_COUNT]) }
+    }
+}
+
+impl DerefMut for SlotTable {
+    #[inline(always)]
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        // SAFETY: as in `deref`, and the mapping is uniquely owned.
+        unsafe { &mut *(self.0.as_mut_ptr() as *mut [PageSlot; PAGE_COUNT]) }
+    }
+}
+
 /// The guest's address space.
 pub struct GuestMemory {
-    slots: Box<[PageSlot; PAGE_COUNT]>,
+    slots: SlotTable,
     /// Page numbers that have a slot, kept so fork and teardown need not scan 2^20 slots.
     mapped: Vec<u32>,
     /// Guest ranges (start, len) written inside code granules since the last take.
@@ -66,17 +107,12 @@ impl Clone for GuestMemory {
     }
 }
 
-fn new_slot_table() -> Box<[PageSlot; PAGE_COUNT]> {
-    let layout = Layout::new::<[PageSlot; PAGE_COUNT]>();
-    // SAFETY: PageSlot is valid when all-zero (None is the null pointer niche of Box, and
-    // code is a plain u64), the layout is non-zero-sized, and the pointer is checked for
-    // null before Box takes ownership with the same layout.
-    unsafe {
-        let ptr = alloc_zeroed(layout) as *mut [PageSlot; PAGE_COUNT];
-        if ptr.is_null() {
-            std::alloc::handle_alloc_error(layout);
+impl Drop for GuestMemory {
+    /// Frees the pages: unmapping the slot table does not run their destructors.
+    fn drop(&mut self) {
+        for &p in &self.mapped {
+            self.slots[p as usize].data = None;
         }
-        Box::from_raw(ptr)
     }
 }
 
@@ -92,7 +128,7 @@ impl GuestMemory {
     /// An empty address space: every access faults until pages are mapped.
     pub fn new() -> Self {
         GuestMemory {
-            slots: new_slot_table(),
+            slots: SlotTable::new(),
             mapped: Vec::new(),
             code_writes: Vec::new(),
         }

@@ -53,8 +53,25 @@ pub struct ExecArgs {
     args: Vec<String>,
 }
 
+/// `--cross-check native PROGRAM` (a space, not `=`) parses as `--cross-check` with the
+/// program `native`: take the word as the oracle and the next argument as the program.
+fn oracle_word(a: &mut ExecArgs) {
+    use crate::run_cmd::CrossCheckArg;
+    if a.engine.cross_check.is_none() || a.args.is_empty() {
+        return;
+    }
+    let oracle = match a.program.as_str() {
+        "native" => CrossCheckArg::Native,
+        "unicorn" => CrossCheckArg::Unicorn,
+        _ => return,
+    };
+    a.engine.cross_check = Some(oracle);
+    a.program = a.args.remove(0);
+}
+
 /// Runs the program; returns the exit status a shell would see.
-pub fn exec(a: ExecArgs) -> u8 {
+pub fn exec(mut a: ExecArgs) -> u8 {
+    oracle_word(&mut a);
     for e in &a.env {
         if !e.contains('=') {
             eprintln!("stage0-runner: --env {e:?} is not KEY=VALUE");

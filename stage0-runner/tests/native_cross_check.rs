@@ -19,8 +19,14 @@ fn put_exe(sb: &Sandbox, path: &str, bytes: &[u8]) {
 }
 
 fn native(sb: &Sandbox, extra: &[&str], program: &[&str]) -> Option<Output> {
+    native_as(sb, &["--cross-check=native"], extra, program)
+}
+
+fn native_as(sb: &Sandbox, flag: &[&str], extra: &[&str], program: &[&str]) -> Option<Output> {
     let o = Command::new(env!("CARGO_BIN_EXE_stage0-runner"))
-        .args(["exec", "--cross-check=native", "--root"])
+        .arg("exec")
+        .args(flag)
+        .arg("--root")
         .arg(&sb.root)
         .args(extra)
         .args(program)
@@ -58,6 +64,22 @@ fn output_and_exit_status_agree_with_the_host_cpu() {
             "{engine}: {e}"
         );
     }
+}
+
+#[test]
+fn the_oracle_may_follow_the_flag_after_a_space() {
+    let sb = Sandbox::new("native-space");
+    put_exe(&sb, "bin/hello", &programs::hello(b"hi\n", 5));
+    // `--cross-check native` must not run a program called `native`.
+    let Some(o) = native_as(&sb, &["--cross-check"], &[], &["native", "/bin/hello"]) else {
+        return;
+    };
+    let e = stderr(&o);
+    assert_eq!(o.status.code(), Some(0), "{e}");
+    assert!(
+        e.contains("native cross-check") && e.contains("agree: exit 5"),
+        "{e}"
+    );
 }
 
 #[test]

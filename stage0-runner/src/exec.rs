@@ -37,6 +37,15 @@ pub struct ExecArgs {
     /// Print a one-line summary (instructions, syscalls, wall time) to stderr.
     #[arg(short, long)]
     verbose: bool,
+    /// Which engine runs the guest (and whether to cross-check it). With
+    /// `--cross-check native` the program also runs on the host CPU, each on its own copy
+    /// of the root, and the exit status is 0 when everything agrees, 1 when something
+    /// differs, 126 when this host cannot run i386 code natively.
+    #[command(flatten)]
+    engine: crate::run_cmd::EngineArgs,
+    /// Wall-clock limit in seconds of the native run of `--cross-check native`.
+    #[arg(long, value_name = "SECS", default_value_t = 60)]
+    native_timeout: u64,
     /// Guest path of the program (absolute, or relative to --cwd).
     program: String,
     /// Arguments after argv[0].
@@ -44,13 +53,33 @@ pub struct ExecArgs {
     args: Vec<String>,
 }
 
+/// `--cross-check native PROGRAM` (a space, not `=`) parses as `--cross-check` with the
+/// program `native`: take the word as the oracle and the next argument as the program.
+fn oracle_word(a: &mut ExecArgs) {
+    use crate::run_cmd::CrossCheckArg;
+    if a.engine.cross_check.is_none() || a.args.is_empty() {
+        return;
+    }
+    let oracle = match a.program.as_str() {
+        "native" => CrossCheckArg::Native,
+        "unicorn" => CrossCheckArg::Unicorn,
+        _ => return,
+    };
+    a.engine.cross_check = Some(oracle);
+    a.program = a.args.remove(0);
+}
+
 /// Runs the program; returns the exit status a shell would see.
-pub fn exec(a: ExecArgs) -> u8 {
+pub fn exec(mut a: ExecArgs) -> u8 {
+    oracle_word(&mut a);
     for e in &a.env {
         if !e.contains('=') {
             eprintln!("stage0-runner: --env {e:?} is not KEY=VALUE");
             return 2;
         }
+    }
+    if a.engine.cross_check == Some(crate::run_cmd::CrossCheckArg::Native) {
+        return native_cross_check(&a);
     }
     let mut cfg = Config::new(&a.root);
     cfg.env = a.env.iter().map(|e| e.as_bytes().to_vec()).collect();
@@ -58,6 +87,13 @@ pub fn exec(a: ExecArgs) -> u8 {
     cfg.strict_syscalls = a.strict_syscalls;
     cfg.source_date_epoch = a.source_date_epoch;
     cfg.record_files = false;
+    cfg.engine = match a.engine.kind() {
+        Ok(k) => k,
+        Err(e) => {
+            eprintln!("stage0-runner: {e}");
+            return 2;
+        }
+    };
     let mut kernel = match Kernel::new(cfg, Stdio::inherit()) {
         Ok(k) => k,
         Err(e) => {
@@ -119,6 +155,35 @@ pub fn exec(a: ExecArgs) -> u8 {
         Err(e) => {
             eprintln!("stage0-runner: stopped: {e}");
             EXIT_RUNNER_ERROR
+        }
+    }
+}
+
+/// `exec --cross-check native`: the program on the host CPU and in the emulator, compared.
+fn native_cross_check(a: &ExecArgs) -> u8 {
+    use crate::native;
+    let engine = match a.engine.engine {
+        crate::run_cmd::EngineArg::Interp => vm::EngineKind::Interp,
+        crate::run_cmd::EngineArg::Unicorn => vm::EngineKind::Unicorn,
+    };
+    let mut argv = vec![a.program.clone()];
+    argv.extend(a.args.iter().cloned());
+    let spec = native::Spec {
+        root: &a.root,
+        cwd: &a.cwd,
+        env: &a.env,
+        program: &a.program,
+        argv: &argv,
+        engine,
+        max_insns: a.max_insns,
+        source_date_epoch: a.source_date_epoch,
+        timeout: std::time::Duration::from_secs(a.native_timeout),
+    };
+    match native::cross_check(&spec) {
+        Ok(report) => native::print(&report, engine),
+        Err(e) => {
+            eprintln!("stage0-runner: {e}");
+            e.exit_status()
         }
     }
 }

@@ -7,6 +7,7 @@ pub mod bench_cmd;
 pub mod chain;
 pub mod ddc;
 pub mod exec;
+pub mod native;
 pub mod provenance;
 pub mod report_cmd;
 pub mod roles;

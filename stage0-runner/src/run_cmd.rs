@@ -89,8 +89,9 @@ impl EngineArgs {
     pub fn kind(&self) -> Result<EngineKind, String> {
         match (self.cross_check, self.engine) {
             (Some(CrossCheckArg::Native), _) => Err(
-                "--cross-check native compares single programs with the host CPU; it is not \
-                 available for chain runs (use --cross-check unicorn)"
+                "--cross-check native compares single programs with the host CPU (`stage0-runner \
+                 exec --cross-check native`); it is not available for chain runs (use \
+                 --cross-check unicorn)"
                     .into(),
             ),
             (Some(CrossCheckArg::Unicorn), EngineArg::Interp) => Ok(EngineKind::CrossCheck),

@@ -162,9 +162,9 @@ impl AnyEngine {
         Ok(match kind {
             EngineKind::Interp => AnyEngine::Interp(cpu),
             #[cfg(feature = "unicorn")]
-            EngineKind::Unicorn => AnyEngine::Boxed(Box::new(
-                crate::unicorn_engine::UnicornEngine::from_cpu(&cpu),
-            )),
+            EngineKind::Unicorn => {
+                AnyEngine::Boxed(Box::new(crate::unicorn_fast::FastUnicorn::from_cpu(&cpu)))
+            }
             #[cfg(feature = "unicorn")]
             EngineKind::CrossCheck => AnyEngine::Boxed(Box::new(crate::lockstep::Lockstep::new(
                 Box::new(cpu.clone()),

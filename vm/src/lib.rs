@@ -24,6 +24,8 @@ pub mod record;
 pub mod syscalls;
 #[cfg(feature = "unicorn")]
 pub mod unicorn_engine;
+#[cfg(feature = "unicorn")]
+pub mod unicorn_fast;
 pub mod vfs;
 
 pub use cpu::{Cpu, Fault, FaultKind, Stop};

@@ -24,7 +24,7 @@ use crate::engine::{Engine, EngineError, MappedPages};
 use crate::memory::{GuestMemory, MemFault, PAGE_SIZE};
 
 /// The eight general registers in the encoding's order (EAX, ECX, EDX, EBX, ESP, EBP, ESI, EDI).
-const GPRS: [RegisterX86; 8] = [
+pub(crate) const GPRS: [RegisterX86; 8] = [
     RegisterX86::EAX,
     RegisterX86::ECX,
     RegisterX86::EDX,
@@ -36,7 +36,7 @@ const GPRS: [RegisterX86; 8] = [
 ];
 
 /// x86 exception vectors that unicorn reports through its interrupt hook.
-mod vector {
+pub(crate) mod vector {
     pub const DIVIDE: u32 = 0;
     pub const DEBUG: u32 = 1;
     pub const BREAKPOINT: u32 = 3;
@@ -62,7 +62,7 @@ pub enum UnicornError {
 }
 
 /// Wraps a unicorn error with what was being done.
-fn uc(what: &'static str) -> impl FnOnce(uc_error) -> UnicornError {
+pub(crate) fn uc(what: &'static str) -> impl FnOnce(uc_error) -> UnicornError {
     move |err| UnicornError::Engine { what, err }
 }
 
@@ -427,7 +427,7 @@ pub struct PageDiff {
     pub first_diff: Option<u32>,
 }
 
-fn fault(kind: FaultKind, eip: u32) -> Stop {
+pub(crate) fn fault(kind: FaultKind, eip: u32) -> Stop {
     Stop::Fault(Fault { kind, eip })
 }
 
@@ -438,7 +438,7 @@ fn mapped_pages(mem: &GuestMemory) -> impl Iterator<Item = u32> + '_ {
 }
 
 /// How many instructions start in `code` (loaded at `addr`) before address `stop`.
-fn count_insns(code: &[u8], addr: u32, stop: u32) -> u64 {
+pub(crate) fn count_insns(code: &[u8], addr: u32, stop: u32) -> u64 {
     let mut d = iced_x86::Decoder::with_ip(32, code, addr as u64, iced_x86::DecoderOptions::NONE);
     let mut n = 0;
     while d.can_decode() && (d.ip() as u32) < stop {

@@ -54,7 +54,8 @@ fn host_compiled_m1_writes_what_rust_m1_writes() {
         return;
     }
     let out = Sandbox::new("ddc-hostcc-tools");
-    let tc = hostcc::build(std::path::Path::new(&tree), &out.root).expect("host tools build");
+    let tc = hostcc::build(std::path::Path::new(&tree), &out.root, hostcc::Dialect::M2)
+        .expect("host tools build");
     for t in &hostcc::TOOLS {
         assert!(tc.tools[t.name].is_file(), "{} not built", t.name);
     }

@@ -54,7 +54,8 @@ fn host_compiled_m1_writes_what_rust_m1_writes() {
         return;
     }
     let out = Sandbox::new("ddc-hostcc-tools");
-    let tc = hostcc::build(std::path::Path::new(&tree), &out.root).expect("host tools build");
+    let tc = hostcc::build(std::path::Path::new(&tree), &out.root, hostcc::Dialect::M2)
+        .expect("host tools build");
     for t in &hostcc::TOOLS {
         assert!(tc.tools[t.name].is_file(), "{} not built", t.name);
     }
@@ -73,4 +74,57 @@ fn host_compiled_m1_writes_what_rust_m1_writes() {
 fn a_missing_compiler_is_named() {
     let e = hostcc::HostCcError::NoCompiler.to_string();
     assert!(e.contains("`cc`"), "{e}");
+}
+
+/// Runs a host-compiled M2-Planet on a function with one local; returns the M1 it writes.
+fn host_m2_planet_on_a_local(tc: &hostcc::HostToolchain, dir: &std::path::Path) -> String {
+    let src = dir.join("local.c");
+    std::fs::write(&src, "int main()\n{\n\tint a = 1;\n\treturn a;\n}\n").unwrap();
+    let out = dir.join("local.M1");
+    let st = std::process::Command::new(&tc.tools["M2-Planet"])
+        .args(["--architecture", "x86", "-f"])
+        .arg(&src)
+        .arg("-o")
+        .arg(&out)
+        .status()
+        .expect("host M2-Planet runs");
+    assert!(st.success(), "{st}");
+    std::fs::read_to_string(&out).unwrap()
+}
+
+/// The chain's M2-Planet treats `&&` as a bitwise AND, so in cc_emit.c's
+/// `(Architecture & ARCH_FAMILY_X86) && (reg == REGISTER_STACK ...)` (4 & 1 == 0) it
+/// never takes the imm8 form; a host build with that meaning must not either, while the
+/// sources compiled as ISO C do.
+#[test]
+fn host_m2_planet_reserves_stack_as_the_chains_m2_planet_does() {
+    let test = "host_m2_planet_reserves_stack_as_the_chains_m2_planet_does";
+    let Some(tree) = std::env::var_os("STAGE0_POSIX_TREE") else {
+        eprintln!("SKIPPED: {test} needs $STAGE0_POSIX_TREE (a stage0-posix checkout)");
+        return;
+    };
+    if hostcc::find_cc().is_none() {
+        eprintln!("SKIPPED: {test} needs a C compiler (`cc` on PATH)");
+        return;
+    }
+    let tree = std::path::Path::new(&tree);
+    let m2 = Sandbox::new("ddc-hostcc-m2");
+    let iso = Sandbox::new("ddc-hostcc-iso");
+    let m2_tc = hostcc::build(tree, &m2.root, hostcc::Dialect::M2).expect("M2 dialect builds");
+    let iso_tc = hostcc::build(tree, &iso.root, hostcc::Dialect::Iso).expect("ISO C builds");
+    // The translated copies live in the output directory, not in the tree.
+    assert!(m2.root.join("src/M2-Planet/cc_emit.c").is_file());
+    assert!(!iso.root.join("src").exists());
+
+    let chain_like = host_m2_planet_on_a_local(&m2_tc, &m2.root);
+    assert!(
+        chain_like.contains("mov_ecx, %4 # Reserve stack\nsub_esp,ecx\n"),
+        "{chain_like}"
+    );
+    assert!(!chain_like.contains("BYTE"), "{chain_like}");
+    let iso_c = host_m2_planet_on_a_local(&iso_tc, &iso.root);
+    assert!(
+        iso_c.contains("sub_esp,BYTE '04'  # Reserve stack\n"),
+        "{iso_c}"
+    );
 }

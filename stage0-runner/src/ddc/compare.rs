@@ -61,12 +61,35 @@ fn descendants(reference: &[Process], i: usize) -> usize {
     n
 }
 
+/// `family` (a process and its descendants, in start order) in the order they ended: a
+/// process ends after all of its descendants and after its earlier siblings.
+fn end_order(family: &[Process]) -> Vec<usize> {
+    let mut running: Vec<usize> = Vec::new();
+    let mut ended = Vec::with_capacity(family.len());
+    for (k, p) in family.iter().enumerate() {
+        while let Some(&top) = running.last() {
+            if family[top].pid == p.parent {
+                break;
+            }
+            ended.push(top);
+            running.pop();
+        }
+        running.push(k);
+    }
+    ended.extend(running.into_iter().rev());
+    ended
+}
+
 /// A reference step together with its descendants, as one process writing all their
 /// files (what a host-compiled M2-Mesoplanet does without leaving records of its children).
+/// A file's final state is the one seen by the last of them to end: M2-Planet writes
+/// M2-Mesoplanet's temporary, which M2-Mesoplanet deletes after M2-Planet has exited.
 fn with_descendants(reference: &[Process], i: usize, n: usize) -> Process {
+    let family = &reference[i..=i + n];
     let mut whole = reference[i].clone();
-    for p in &reference[i + 1..=i + n] {
-        for w in &p.writes {
+    whole.writes.clear();
+    for k in end_order(family) {
+        for w in &family[k].writes {
             whole.writes.retain(|x| x.path != w.path);
             whole.writes.push(w.clone());
         }
@@ -216,16 +239,41 @@ mod tests {
 
     #[test]
     fn a_host_substitute_answers_for_its_reference_children() {
-        let mut parent = process("meso -o out", &[("/tmp1", "1", true)]);
+        // As in the chain: M2-Mesoplanet creates its temporary, M2-Planet fills it, hex2
+        // writes the output, and M2-Mesoplanet deletes the temporary after both exited.
+        let mut parent = process(
+            "meso -o out",
+            &[("/tmp1", "1", true), ("/out", "77", false)],
+        );
         parent.pid = 10;
-        let mut child = process("hex2 -o out", &[("/out", "77", false)]);
-        (child.pid, child.parent) = (11, 10);
+        let mut m2 = process("M2-Planet -o /tmp1", &[("/tmp1", "1", false)]);
+        (m2.pid, m2.parent) = (11, 10);
+        let mut hex2 = process("hex2 -o out", &[("/out", "77", false)]);
+        (hex2.pid, hex2.parent) = (12, 10);
         let mut next = process("next", &[]);
-        next.pid = 12;
+        next.pid = 13;
         let mut ours = process("meso -o out", &[("/out", "77", false)]);
         ours.substitute = Some("host-cc M2-Mesoplanet".into());
-        let rows = steps(&[ours, process("next", &[])], &[parent, child, next]);
+        let reference = [parent, m2, hex2, next];
+        let rows = steps(&[ours.clone(), process("next", &[])], &reference);
         assert_eq!(rows.len(), 2, "{rows:?}");
         assert!(rows.iter().all(|r| r.identical), "{rows:?}");
+
+        // A different output is still found.
+        ours.writes[0].sha256 = "78".into();
+        let rows = steps(&[ours, process("next", &[])], &reference);
+        assert!(!rows[0].identical, "{rows:?}");
+        assert!(rows[0].detail.as_deref().unwrap().contains("/out"));
+    }
+
+    #[test]
+    fn a_family_ends_children_first() {
+        let mut v = Vec::new();
+        for (pid, parent) in [(1, 0), (2, 1), (3, 2), (4, 1), (5, 4)] {
+            let mut p = process("x", &[]);
+            (p.pid, p.parent) = (pid, parent);
+            v.push(p);
+        }
+        assert_eq!(end_order(&v), vec![2, 1, 4, 3, 0]);
     }
 }

@@ -1,6 +1,11 @@
 //! A second toolchain for diverse double compilation: the chain's C-level tools built from
 //! the tree's own sources with the host's C compiler (`cc` on `PATH`), following the
 //! upstream makefiles (host libc, `-D_GNU_SOURCE -std=c99`).
+//!
+//! By default the sources are first given M2-Planet's meaning of `&&` and `||` (see
+//! [`super::m2c`]): the chain compiles them with M2-Planet, and under ISO C the
+//! host-compiled M2-Planet emits other (shorter) x86 encodings than the chain's.
+//! The translated copies go to the output directory; the tree is only read.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -79,6 +84,16 @@ pub const TOOLS: [HostTool; 6] = [
     },
 ];
 
+/// Which meaning the host compiler gives the tools' sources.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Dialect {
+    /// M2-Planet's: `&&` and `||` are bitwise (the sources are translated first).
+    #[default]
+    M2,
+    /// ISO C's, as the upstream makefiles build them (the sources compiled as they are).
+    Iso,
+}
+
 /// Why the host toolchain could not be built.
 #[derive(Debug, thiserror::Error)]
 pub enum HostCcError {
@@ -88,6 +103,11 @@ pub enum HostCcError {
     Io {
         path: PathBuf,
         source: std::io::Error,
+    },
+    #[error("{path}: cannot give it M2-Planet's meaning: {source}")]
+    Dialect {
+        path: PathBuf,
+        source: super::m2c::DialectError,
     },
     #[error("building {tool} with {cc}: {detail}")]
     Compile {
@@ -104,6 +124,7 @@ pub struct HostToolchain {
     /// The directory holding them (M2-Mesoplanet's `PATH`).
     pub dir: PathBuf,
     pub tools: BTreeMap<String, PathBuf>,
+    pub dialect: Dialect,
 }
 
 /// `cc` on `PATH`, if any.
@@ -114,8 +135,32 @@ pub fn find_cc() -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
+/// The source file to compile for `rel` (relative to the tree): the tree's own file, or
+/// under [`Dialect::M2`] its translation in `out/src/rel`.
+fn source(tree: &Path, rel: &Path, out: &Path, dialect: Dialect) -> Result<PathBuf, HostCcError> {
+    let original = tree.join(rel);
+    if dialect == Dialect::Iso {
+        return Ok(original);
+    }
+    let io = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| HostCcError::Io { path, source }
+    };
+    let text = std::fs::read_to_string(&original).map_err(io(&original))?;
+    let translated = super::m2c::to_host_c(&text).map_err(|source| HostCcError::Dialect {
+        path: original.clone(),
+        source,
+    })?;
+    let copy = out.join("src").join(rel);
+    if let Some(dir) = copy.parent() {
+        std::fs::create_dir_all(dir).map_err(io(dir))?;
+    }
+    std::fs::write(&copy, translated.text).map_err(io(&copy))?;
+    Ok(copy)
+}
+
 /// Builds every tool of [`TOOLS`] from `tree`'s sources into `out`.
-pub fn build(tree: &Path, out: &Path) -> Result<HostToolchain, HostCcError> {
+pub fn build(tree: &Path, out: &Path, dialect: Dialect) -> Result<HostToolchain, HostCcError> {
     let cc = find_cc().ok_or(HostCcError::NoCompiler)?;
     std::fs::create_dir_all(out).map_err(|source| HostCcError::Io {
         path: out.to_path_buf(),
@@ -125,6 +170,12 @@ pub fn build(tree: &Path, out: &Path) -> Result<HostToolchain, HostCcError> {
     for t in &TOOLS {
         let exe = out.join(t.name);
         let dir = tree.join(t.dir);
+        let mut rels = vec![PathBuf::from("M2libc/bootstrappable.c")];
+        rels.extend(t.sources.iter().map(|s| Path::new(t.dir).join(s)));
+        let mut files = Vec::new();
+        for rel in &rels {
+            files.push(source(tree, rel, out, dialect)?);
+        }
         // The submodules' own M2libc is empty in a stage0-posix checkout; the tree's
         // top-level M2libc is the one the chain uses, so `-I tree` finds "M2libc/...".
         let mut cmd = Command::new(&cc);
@@ -133,11 +184,20 @@ pub fn build(tree: &Path, out: &Path) -> Result<HostToolchain, HostCcError> {
             .arg(tree)
             // kaem.h says "../M2libc/...": from the tool's directory that is the tree's.
             .arg("-I")
-            .arg(&dir)
-            .arg(tree.join("M2libc/bootstrappable.c"))
-            .args(t.sources.iter().map(|s| dir.join(s)))
-            .arg("-o")
-            .arg(&exe);
+            .arg(&dir);
+        // A translated copy finds its quoted includes ("kaem.h" next to Kaem/kaem.c) in
+        // the tree. Only directories inside the tool's: the tree's M2libc has its own
+        // stdio.h and must not hide the host's.
+        let mut parents: Vec<PathBuf> = rels
+            .iter()
+            .filter_map(|r| tree.join(r).parent().map(Path::to_path_buf))
+            .filter(|p| p.starts_with(&dir) && *p != dir)
+            .collect();
+        parents.dedup();
+        for p in parents {
+            cmd.arg("-I").arg(p);
+        }
+        cmd.args(&files).arg("-o").arg(&exe);
         let compile_error = |detail: String| HostCcError::Compile {
             tool: t.name,
             cc: cc.display().to_string(),
@@ -158,5 +218,6 @@ pub fn build(tree: &Path, out: &Path) -> Result<HostToolchain, HostCcError> {
         cc,
         dir: out.to_path_buf(),
         tools,
+        dialect,
     })
 }

@@ -7,6 +7,7 @@
 pub mod compare;
 pub mod hook;
 pub mod hostcc;
+pub mod m2c;
 
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
@@ -35,6 +36,10 @@ pub struct DdcArgs {
     /// Which substitutes to use.
     #[arg(long, value_enum, default_value = "rust")]
     pub with: With,
+    /// The meaning host-cc gives `&&` and `||`: M2-Planet's (bitwise, as the chain's
+    /// compiler has it) or ISO C's (the sources as the upstream makefiles build them).
+    #[arg(long, value_enum, default_value = "m2")]
+    pub host_cc_dialect: hostcc::Dialect,
     /// A tree after an all-emulated `stage0-runner run` (skips running the reference).
     #[arg(long, value_name = "DIR", requires = "reference_provenance")]
     pub reference: Option<PathBuf>,
@@ -82,12 +87,17 @@ fn ddc_inner(a: &DdcArgs) -> Result<bool, String> {
     let host = match a.with {
         With::Rust => None,
         With::HostCc | With::Both => {
-            let tc = hostcc::build(&a.tree, &work.join("host-cc")).map_err(|e| e.to_string())?;
+            let tc = hostcc::build(&a.tree, &work.join("host-cc"), a.host_cc_dialect)
+                .map_err(|e| e.to_string())?;
             println!(
-                "host-cc: built {} with {} into {}",
+                "host-cc: built {} with {} into {} ({})",
                 tc.tools.keys().cloned().collect::<Vec<_>>().join(", "),
                 tc.cc.display(),
-                tc.dir.display()
+                tc.dir.display(),
+                match tc.dialect {
+                    hostcc::Dialect::M2 => "&& and || as M2-Planet compiles them: bitwise",
+                    hostcc::Dialect::Iso => "&& and || as ISO C has them",
+                }
             );
             Some(tc)
         }

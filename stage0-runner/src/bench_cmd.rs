@@ -21,7 +21,6 @@ use std::time::{Duration, Instant};
 use clap::{Args, Parser};
 use vm::kernel::{Config, Kernel, Stdio};
 use vm::record::RecordEnd;
-use vm::ExitStatus;
 
 use crate::chain::{self, answers, Layout};
 use crate::run_cmd::{self, RunArgs};
@@ -250,24 +249,9 @@ fn run_qemu(tree: &Path, qemu_exe: &Path) -> Result<QemuRun, String> {
             ));
             break;
         }
-        kernel.set_env(step.env.iter().map(|e| e.as_bytes().to_vec()).collect());
-        if let Err(e) = kernel.spawn(&step.cwd, &step.argv[0], &step.argv) {
-            failure = Some(format!("step `{what}` could not start: {e}"));
+        if let Err(f) = chain::run_step(&mut kernel, step) {
+            failure = Some(f);
             break;
-        }
-        match kernel.run() {
-            Ok(ExitStatus::Code(0)) => {}
-            Ok(s) => {
-                failure = Some(format!(
-                    "step `{what}` failed with status {}",
-                    s.shell_code()
-                ));
-                break;
-            }
-            Err(e) => {
-                failure = Some(format!("step `{what}` stopped: {e}"));
-                break;
-            }
         }
     }
     let total = start.elapsed();

@@ -8,7 +8,6 @@ use std::time::{Duration, Instant};
 use clap::Args;
 use vm::kernel::{Config, Event, Kernel, Stdio};
 use vm::EngineKind;
-use vm::ExitStatus;
 
 use crate::chain::{self, answers, preflight, Layout};
 use crate::provenance::{self, Provenance};
@@ -292,28 +291,9 @@ pub fn execute(tree: &Path, plan: &chain::Plan, a: &RunArgs) -> Result<Outcome, 
     let start = Instant::now();
     let mut failure = None;
     for step in &plan.steps {
-        kernel.set_env(step.env.iter().map(|e| e.as_bytes().to_vec()).collect());
-        if let Err(e) = kernel.spawn(&step.cwd, &step.argv[0], &step.argv) {
-            failure = Some(format!(
-                "step `{}` could not start: {e}",
-                step.argv.join(" ")
-            ));
+        if let Err(f) = chain::run_step(&mut kernel, step) {
+            failure = Some(f);
             break;
-        }
-        match kernel.run() {
-            Ok(ExitStatus::Code(0)) => {}
-            Ok(s) => {
-                failure = Some(format!(
-                    "step `{}` failed with status {}",
-                    step.argv.join(" "),
-                    s.shell_code()
-                ));
-                break;
-            }
-            Err(e) => {
-                failure = Some(format!("step `{}` stopped: {e}", step.argv.join(" ")));
-                break;
-            }
         }
     }
     bar.finish_and_clear();

@@ -5,7 +5,9 @@ mod cpu_common;
 
 use cpu_common::*;
 use vm::engine::{Engine, EngineError, State};
-use vm::lockstep::{Counts, Lockstep, SharedCounts};
+#[cfg(feature = "unicorn")]
+use vm::lockstep::Counts;
+use vm::lockstep::{Lockstep, SharedCounts};
 
 /// The interpreter, except that after its `at`-th instruction it flips `bit` in EFLAGS.
 struct FlipOnce {

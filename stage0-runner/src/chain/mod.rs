@@ -70,3 +70,21 @@ pub(crate) fn read_text(path: &Path) -> Result<String, PlanError> {
         source,
     })
 }
+
+/// Runs one top-level step in `kernel` (its environment, then its program to the end):
+/// `Err` with a sentence naming the step when it cannot start, fails or stops.
+pub fn run_step(kernel: &mut vm::Kernel, step: &Step) -> Result<(), String> {
+    let what = step.argv.join(" ");
+    kernel.set_env(step.env.iter().map(|e| e.as_bytes().to_vec()).collect());
+    if let Err(e) = kernel.spawn(&step.cwd, &step.argv[0], &step.argv) {
+        return Err(format!("step `{what}` could not start: {e}"));
+    }
+    match kernel.run() {
+        Ok(vm::ExitStatus::Code(0)) => Ok(()),
+        Ok(s) => Err(format!(
+            "step `{what}` failed with status {}",
+            s.shell_code()
+        )),
+        Err(e) => Err(format!("step `{what}` stopped: {e}")),
+    }
+}

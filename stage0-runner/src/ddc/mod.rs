@@ -14,7 +14,6 @@ use std::path::{Path, PathBuf};
 
 use clap::{Args, ValueEnum};
 use vm::kernel::{Config, Kernel, Stdio};
-use vm::ExitStatus;
 
 use crate::chain::{self, answers, preflight, Layout};
 use crate::provenance::{self, Process, Provenance};
@@ -251,25 +250,9 @@ fn execute(tree: &Path, plan: &chain::Plan, hook: hook::Substitutes) -> Result<D
     kernel.set_exec_hook(Box::new(hook));
     let mut failure = None;
     for step in &plan.steps {
-        kernel.set_env(step.env.iter().map(|e| e.as_bytes().to_vec()).collect());
-        let what = step.argv.join(" ");
-        if let Err(e) = kernel.spawn(&step.cwd, &step.argv[0], &step.argv) {
-            failure = Some(format!("step `{what}` could not start: {e}"));
+        if let Err(f) = chain::run_step(&mut kernel, step) {
+            failure = Some(f);
             break;
-        }
-        match kernel.run() {
-            Ok(ExitStatus::Code(0)) => {}
-            Ok(s) => {
-                failure = Some(format!(
-                    "step `{what}` failed with status {}",
-                    s.shell_code()
-                ));
-                break;
-            }
-            Err(e) => {
-                failure = Some(format!("step `{what}` stopped: {e}"));
-                break;
-            }
         }
     }
     Ok(DdcRun {

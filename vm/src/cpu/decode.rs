@@ -150,29 +150,6 @@ fn fuse(ops: &mut [Op], forms: &[Option<Form>]) -> Vec<Fusion> {
     fused
 }
 
-fn is_setcc(m: Mnemonic) -> bool {
-    use Mnemonic as M;
-    matches!(
-        m,
-        M::Seto
-            | M::Setno
-            | M::Setb
-            | M::Setae
-            | M::Sete
-            | M::Setne
-            | M::Setbe
-            | M::Seta
-            | M::Sets
-            | M::Setns
-            | M::Setp
-            | M::Setnp
-            | M::Setl
-            | M::Setge
-            | M::Setle
-            | M::Setg
-    )
-}
-
 /// A `jcc rel` (not `loop`/`jecxz`, which also have condition-like codes).
 fn is_jcc(instr: &Instruction) -> bool {
     instr.op_count() == 1
@@ -224,10 +201,10 @@ fn form_of(instr: &Instruction, op: &Op) -> Option<Form> {
             Mnemonic::Test => Form::Test,
             _ => return None,
         },
+        // One 8-bit register and a condition: only SETcc has that shape.
         _ if instr.op_count() == 1
             && width(0) == Some(1)
-            && instr.condition_code() != ConditionCode::None
-            && is_setcc(instr.mnemonic()) =>
+            && instr.condition_code() != ConditionCode::None =>
         {
             Form::Setcc
         }

@@ -4,8 +4,8 @@
 //! boxed 4 KiB page plus a 64-bit map of which 64-byte granules of that page hold decoded
 //! code. Nothing reserves 4 GiB of host address space, so it works on hosts that refuse such
 //! a reservation and whatever the host page size is. The table itself (16 MiB) is an
-//! anonymous mapping of its own, so the host only backs the slots that are touched. An access to a page
-//! with no slot is a [`MemFault`], never silent zeros.
+//! anonymous mapping of its own, so the host only backs the slots that are touched. An
+//! access to a page with no slot is a [`MemFault`], never silent zeros.
 //!
 //! Writes that land in a granule holding decoded code are recorded in
 //! [`GuestMemory::take_code_writes`] so the CPU can drop stale blocks (self-modifying code,

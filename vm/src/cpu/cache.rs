@@ -65,18 +65,17 @@ const FAST_SLOTS: usize = 4096;
 #[derive(Clone, Copy)]
 struct FastEntry {
     start: u32,
-    insns: u32,
-    len: u32,
-    /// The block's ops (its `Box<[Op]>`, which does not move while the block lives);
-    /// null when the entry is empty.
-    ops: *const Op,
+    /// `block.ops` is null when the entry is empty.
+    block: BlockRef,
 }
 
 const EMPTY: FastEntry = FastEntry {
     start: 0,
-    insns: 0,
-    len: 0,
-    ops: std::ptr::null(),
+    block: BlockRef {
+        insns: 0,
+        len: 0,
+        ops: std::ptr::null(),
+    },
 };
 
 /// A live block as [`BlockCache::get`] finds it.
@@ -85,6 +84,7 @@ pub struct BlockRef {
     /// Guest instructions in the block.
     pub insns: u32,
     len: u32,
+    /// The block's ops (its `Box<[Op]>`, which does not move while the block lives).
     ops: *const Op,
 }
 
@@ -133,12 +133,8 @@ impl BlockCache {
     #[inline]
     pub fn get(&mut self, mem: &mut GuestMemory, eip: u32) -> Result<BlockRef, FaultKind> {
         if let Some(e) = self.fast.get(fast_slot(eip)) {
-            if e.start == eip && !e.ops.is_null() {
-                return Ok(BlockRef {
-                    insns: e.insns,
-                    len: e.len,
-                    ops: e.ops,
-                });
+            if e.start == eip && !e.block.ops.is_null() {
+                return Ok(e.block);
             }
         }
         self.get_slow(mem, eip)
@@ -159,18 +155,13 @@ impl BlockCache {
         let b = self.blocks[slot as usize]
             .as_ref()
             .expect("by_start names live blocks");
-        let e = FastEntry {
-            start: eip,
+        let block = BlockRef {
             insns: b.insns,
             len: b.ops.len() as u32,
             ops: b.ops.as_ptr(),
         };
-        self.fast[fast_slot(eip)] = e;
-        Ok(BlockRef {
-            insns: e.insns,
-            len: e.len,
-            ops: e.ops,
-        })
+        self.fast[fast_slot(eip)] = FastEntry { start: eip, block };
+        Ok(block)
     }
 
     fn insert(&mut self, mem: &mut GuestMemory, start: u32, d: Decoded) -> u32 {
@@ -260,7 +251,7 @@ impl BlockCache {
             self.by_start.remove(&b.start);
         }
         if let Some(e) = self.fast.get_mut(fast_slot(b.start)) {
-            if e.ops == b.ops.as_ptr() {
+            if e.block.ops == b.ops.as_ptr() {
                 *e = EMPTY;
             }
         }

@@ -60,16 +60,8 @@ pub struct Decoded {
 /// The synthetic last op of a block that does not end in a branch: jumps to `to`.
 pub fn end_of_block(to: u32) -> Op {
     Op {
-        exec: threaded(control::jmp),
         imm: to,
-        disp: 0,
-        r1: 0,
-        r2: 0,
-        base: NO_REG,
-        index: NO_REG,
-        scale: 0,
-        len: 0,
-        aux: 0,
+        ..Op::new(threaded(control::jmp), 0)
     }
 }
 
@@ -420,18 +412,7 @@ fn translate(instr: &Instruction, bytes: &[u8]) -> Result<(Op, bool), FaultKind>
     if instr.is_privileged() {
         return Err(FaultKind::GeneralProtection);
     }
-    let mut op = Op {
-        exec: threaded(misc::nop),
-        imm: 0,
-        disp: 0,
-        r1: 0,
-        r2: 0,
-        base: NO_REG,
-        index: NO_REG,
-        scale: 0,
-        len: instr.len() as u8,
-        aux: 0,
-    };
+    let mut op = Op::new(threaded(misc::nop), instr.len() as u8);
     let next = instr.next_ip32();
     let mut ends = false;
     use Mnemonic as M;

@@ -99,10 +99,7 @@ impl Clone for Cpu {
             flags: self.flags,
             df: self.df,
             retired: self.retired,
-            cache: BlockCache::default(),
-            exit_op: 0,
-            fault: FaultKind::InvalidOpcode,
-            partial: Vec::new(),
+            ..Cpu::new()
         }
     }
 }

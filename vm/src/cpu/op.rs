@@ -150,6 +150,22 @@ pub struct Op {
 }
 
 impl Op {
+    /// An op running `exec`, of `len` bytes, with no operands yet.
+    pub fn new(exec: Handler, len: u8) -> Op {
+        Op {
+            exec,
+            imm: 0,
+            disp: 0,
+            r1: 0,
+            r2: 0,
+            base: NO_REG,
+            index: NO_REG,
+            scale: 0,
+            len,
+            aux: 0,
+        }
+    }
+
     /// The memory operand's effective address (flat segments).
     #[inline(always)]
     pub fn ea(&self, cpu: &Cpu) -> u32 {

@@ -205,8 +205,8 @@ pub struct RunStats {
     pub processes: u64,
     /// The most guest pages mapped at once, summed over the processes alive then (a
     /// waiting parent's memory counts while its child runs): what the guests themselves
-    /// need, to compare the host's peak resident memory with. Sampled after each syscall
-    /// (memory only changes at brk, fork, execve and exit, and at stack growth).
+    /// need, to compare the host's peak resident memory with. Updated wherever guest
+    /// memory grows: spawn, brk, fork, execve and stack growth.
     pub peak_guest_pages: u64,
 }
 
@@ -348,6 +348,7 @@ impl Kernel {
         };
         self.start_record(&mut p, &r.guest, &argv, &env);
         self.procs.push(p);
+        self.note_guest_pages();
         Ok(pid)
     }
 
@@ -442,7 +443,9 @@ impl Kernel {
         }
     }
 
-    fn note_guest_pages(&mut self) {
+    /// Updates [`RunStats::peak_guest_pages`]; called wherever guest memory grows (spawn,
+    /// brk, fork, execve, stack growth).
+    pub(crate) fn note_guest_pages(&mut self) {
         let pages: usize = self.procs.iter().map(|p| p.mem.mapped_pages()).sum();
         self.stats.peak_guest_pages = self.stats.peak_guest_pages.max(pages as u64);
     }
@@ -483,7 +486,6 @@ impl Kernel {
             match stop {
                 Stop::Syscall => {
                     self.syscall();
-                    self.note_guest_pages();
                     if let Some(e) = self.fatal.take() {
                         self.abort_all();
                         return Err(e);
@@ -505,6 +507,7 @@ impl Kernel {
                 Stop::Fault(f) => {
                     if let FaultKind::Page(m) = f.kind {
                         if p.grow_stack(m.addr) {
+                            self.note_guest_pages();
                             continue;
                         }
                     }

@@ -44,6 +44,7 @@ pub(super) fn fork(k: &mut Kernel, _a: [u32; 6]) -> SysResult {
     let _ = k.stdio.stdout.flush();
     let _ = k.stdio.stderr.flush();
     k.procs.push(child);
+    k.note_guest_pages();
     Err(SysError::NoReturn)
 }
 
@@ -87,6 +88,9 @@ pub(super) fn brk(k: &mut Kernel, a: [u32; 6]) -> SysResult {
         p.mem.unmap(new_top, old_top - new_top);
     }
     p.brk = want;
+    if new_top > old_top {
+        k.note_guest_pages();
+    }
     Ok(want)
 }
 
@@ -161,5 +165,6 @@ pub(super) fn execve(k: &mut Kernel, a: [u32; 6]) -> SysResult {
     }
     k.start_record(&mut p, &r.guest, &argv, &envp);
     k.procs.push(p);
+    k.note_guest_pages();
     Err(SysError::NoReturn)
 }

@@ -65,17 +65,18 @@ const FAST_SLOTS: usize = 4096;
 #[derive(Clone, Copy)]
 struct FastEntry {
     start: u32,
-    /// `block.ops` is null when the entry is empty.
-    block: BlockRef,
+    insns: u32,
+    len: u32,
+    /// The block's ops (its `Box<[Op]>`, which does not move while the block lives);
+    /// null when the entry is empty.
+    ops: *const Op,
 }
 
 const EMPTY: FastEntry = FastEntry {
     start: 0,
-    block: BlockRef {
-        insns: 0,
-        len: 0,
-        ops: std::ptr::null(),
-    },
+    insns: 0,
+    len: 0,
+    ops: std::ptr::null(),
 };
 
 /// A live block as [`BlockCache::get`] finds it.
@@ -84,7 +85,6 @@ pub struct BlockRef {
     /// Guest instructions in the block.
     pub insns: u32,
     len: u32,
-    /// The block's ops (its `Box<[Op]>`, which does not move while the block lives).
     ops: *const Op,
 }
 
@@ -133,8 +133,12 @@ impl BlockCache {
     #[inline]
     pub fn get(&mut self, mem: &mut GuestMemory, eip: u32) -> Result<BlockRef, FaultKind> {
         if let Some(e) = self.fast.get(fast_slot(eip)) {
-            if e.start == eip && !e.block.ops.is_null() {
-                return Ok(e.block);
+            if e.start == eip && !e.ops.is_null() {
+                return Ok(BlockRef {
+                    insns: e.insns,
+                    len: e.len,
+                    ops: e.ops,
+                });
             }
         }
         self.get_slow(mem, eip)
@@ -155,13 +159,18 @@ impl BlockCache {
         let b = self.blocks[slot as usize]
             .as_ref()
             .expect("by_start names live blocks");
-        let block = BlockRef {
+        let e = FastEntry {
+            start: eip,
             insns: b.insns,
             len: b.ops.len() as u32,
             ops: b.ops.as_ptr(),
         };
-        self.fast[fast_slot(eip)] = FastEntry { start: eip, block };
-        Ok(block)
+        self.fast[fast_slot(eip)] = e;
+        Ok(BlockRef {
+            insns: e.insns,
+            len: e.len,
+            ops: e.ops,
+        })
     }
 
     fn insert(&mut self, mem: &mut GuestMemory, start: u32, d: Decoded) -> u32 {
@@ -251,7 +260,7 @@ impl BlockCache {
             self.by_start.remove(&b.start);
         }
         if let Some(e) = self.fast.get_mut(fast_slot(b.start)) {
-            if e.block.ops == b.ops.as_ptr() {
+            if e.ops == b.ops.as_ptr() {
                 *e = EMPTY;
             }
         }

@@ -1,6 +1,7 @@
 //! Support for the workspace-level tests and benches: writes minimal i386 ELF executables
 //! around machine code the tests assemble themselves.
 
+pub mod adversary;
 pub mod programs;
 
 /// Guest address where [`minimal_elf`] loads its single segment.

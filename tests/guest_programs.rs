@@ -222,7 +222,7 @@ fn runaway_guest_stops_at_the_instruction_limit_exactly() {
     let sb = Sandbox::new("spin");
     sb.put("bin/spin", &spin());
     let (k, r, _) = run_guest(&sb, "/bin/spin", &["spin"], |c| {
-        c.max_insns = Some(1_000_001)
+        c.limits.max_insns = 1_000_001
     });
     assert!(
         matches!(

@@ -8,7 +8,7 @@ use vm::kernel::{Config, Kernel, RunError, Stdio};
 
 /// Exit status when the runner itself stops the guest (limits, host errors), as `timeout`
 /// and `env` use them.
-pub const EXIT_INSN_LIMIT: u8 = 124;
+pub const EXIT_LIMIT: u8 = 124;
 pub const EXIT_RUNNER_ERROR: u8 = 125;
 
 #[derive(Args)]
@@ -22,9 +22,13 @@ pub struct ExecArgs {
     /// Guest environment variable (repeatable); the guest sees nothing else.
     #[arg(long = "env", value_name = "KEY=VALUE")]
     env: Vec<String>,
-    /// Stop the run after this many guest instructions.
-    #[arg(long)]
-    max_insns: Option<u64>,
+    /// Limits on what the guest may use.
+    #[command(flatten)]
+    sandbox: crate::sandbox_args::SandboxArgs,
+    /// Write how the run ended to FILE as JSON: the guest's exit, a guest fault (signal,
+    /// eip), a limit (which, and the flag that raises it), an interruption, or a runner error.
+    #[arg(long, value_name = "FILE")]
+    outcome: Option<PathBuf>,
     /// Stop at the first syscall outside the allow-list instead of returning ENOSYS.
     #[arg(long)]
     strict_syscalls: bool,
@@ -83,7 +87,7 @@ pub fn exec(mut a: ExecArgs) -> u8 {
     }
     let mut cfg = Config::new(&a.root);
     cfg.env = a.env.iter().map(|e| e.as_bytes().to_vec()).collect();
-    cfg.max_insns = a.max_insns;
+    cfg.limits = a.sandbox.limits();
     cfg.strict_syscalls = a.strict_syscalls;
     cfg.source_date_epoch = a.source_date_epoch;
     cfg.record_files = false;
@@ -94,27 +98,80 @@ pub fn exec(mut a: ExecArgs) -> u8 {
             return 2;
         }
     };
+    let code = run_guest(&a, cfg);
+    let code = match (&a.outcome, code) {
+        (Some(path), (code, outcome)) => match write_outcome(path, &outcome) {
+            Ok(()) => code,
+            Err(e) => {
+                eprintln!("stage0-runner: writing --outcome {}: {e}", path.display());
+                EXIT_RUNNER_ERROR
+            }
+        },
+        (None, (code, _)) => code,
+    };
+    code
+}
+
+/// How an `exec` run ended, as `--outcome` writes it.
+#[derive(serde::Serialize, Debug, Clone, PartialEq, Eq)]
+#[serde(tag = "outcome", rename_all = "kebab-case")]
+pub enum ExecOutcome {
+    /// The guest exited with this status.
+    GuestExit { status: u8 },
+    /// A fault killed the guest.
+    GuestFault {
+        signal: u8,
+        eip: String,
+        message: String,
+    },
+    /// A limit stopped the run.
+    Limit {
+        limit: String,
+        flag: String,
+        value: u64,
+        message: String,
+    },
+    /// SIGINT or SIGTERM stopped the run; files were written back.
+    Interrupted { signal: i32 },
+    /// The runner could not start or finish the run.
+    RunnerError { message: String },
+}
+
+impl ExecOutcome {
+    fn runner_error(message: String) -> (u8, ExecOutcome) {
+        eprintln!("stage0-runner: {message}");
+        (EXIT_RUNNER_ERROR, ExecOutcome::RunnerError { message })
+    }
+}
+
+fn write_outcome(path: &std::path::Path, o: &ExecOutcome) -> std::io::Result<()> {
+    let mut text = serde_json::to_string_pretty(o).map_err(std::io::Error::other)?;
+    text.push('\n');
+    std::fs::write(path, text)
+}
+
+/// Runs the guest; returns the exit status a shell sees and how the run ended.
+fn run_guest(a: &ExecArgs, cfg: Config) -> (u8, ExecOutcome) {
     let mut kernel = match Kernel::new(cfg, Stdio::inherit()) {
         Ok(k) => k,
-        Err(e) => {
-            eprintln!("stage0-runner: {e}");
-            return EXIT_RUNNER_ERROR;
-        }
+        Err(e) => return ExecOutcome::runner_error(e.to_string()),
     };
+    kernel.set_interrupt(crate::sandbox_args::interrupt_flag());
     if let Some(path) = &a.strace {
         match std::fs::File::create(path) {
             Ok(f) => kernel.set_strace(Box::new(std::io::BufWriter::new(f))),
             Err(e) => {
-                eprintln!("stage0-runner: --strace {}: {e}", path.display());
-                return EXIT_RUNNER_ERROR;
+                return ExecOutcome::runner_error(format!("--strace {}: {e}", path.display()))
             }
         }
     }
     let mut argv = vec![a.program.clone()];
     argv.extend(a.args.iter().cloned());
     if let Err(e) = kernel.spawn(&a.cwd, &a.program, &argv) {
-        eprintln!("stage0-runner: cannot start {}: {e}", a.program);
-        return EXIT_RUNNER_ERROR;
+        if let vm::SpawnError::Limit(e) = &e {
+            return limit_outcome(e);
+        }
+        return ExecOutcome::runner_error(format!("cannot start {}: {e}", a.program));
     }
     let start = Instant::now();
     let result = kernel.run();
@@ -147,15 +204,59 @@ pub fn exec(mut a: ExecArgs) -> u8 {
         );
     }
     match result {
-        Ok(status) => status.shell_code().clamp(0, 255) as u8,
-        Err(e @ RunError::InsnLimit { .. }) => {
-            eprintln!("stage0-runner: stopped: {e}");
-            EXIT_INSN_LIMIT
+        Ok(status) => {
+            let code = status.shell_code().clamp(0, 255) as u8;
+            // The first process's own fault, when a fault ended it.
+            let fault = kernel
+                .faults()
+                .iter()
+                .find(|f| f.pid == vm::kernel::FIRST_PID);
+            match (status, fault) {
+                (vm::ExitStatus::Signal(sig), Some(f)) => (
+                    code,
+                    ExecOutcome::GuestFault {
+                        signal: sig,
+                        eip: format!("{:#010x}", f.eip),
+                        message: f.to_string(),
+                    },
+                ),
+                _ => (code, ExecOutcome::GuestExit { status: code }),
+            }
         }
         Err(e) => {
             eprintln!("stage0-runner: stopped: {e}");
-            EXIT_RUNNER_ERROR
+            limit_outcome(&e)
         }
+    }
+}
+
+/// The status and outcome of a run that stopped with `e`.
+fn limit_outcome(e: &RunError) -> (u8, ExecOutcome) {
+    let message = e.to_string();
+    match e {
+        RunError::InsnLimit { limit, .. } => (
+            EXIT_LIMIT,
+            ExecOutcome::Limit {
+                limit: vm::Limit::Instructions.name().into(),
+                flag: vm::Limit::Instructions.flag().into(),
+                value: *limit,
+                message,
+            },
+        ),
+        RunError::Limit { limit, value, .. } => (
+            EXIT_LIMIT,
+            ExecOutcome::Limit {
+                limit: limit.name().into(),
+                flag: limit.flag().into(),
+                value: *value,
+                message,
+            },
+        ),
+        RunError::Interrupted { signal } => (
+            (128 + signal).clamp(0, 255) as u8,
+            ExecOutcome::Interrupted { signal: *signal },
+        ),
+        _ => (EXIT_RUNNER_ERROR, ExecOutcome::RunnerError { message }),
     }
 }
 
@@ -175,7 +276,7 @@ fn native_cross_check(a: &ExecArgs) -> u8 {
         program: &a.program,
         argv: &argv,
         engine,
-        max_insns: a.max_insns,
+        limits: a.sandbox.limits(),
         source_date_epoch: a.source_date_epoch,
         timeout: std::time::Duration::from_secs(a.native_timeout),
     };

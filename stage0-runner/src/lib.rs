@@ -12,6 +12,7 @@ pub mod provenance;
 pub mod report_cmd;
 pub mod roles;
 pub mod run_cmd;
+pub mod sandbox_args;
 pub mod seed_cmd;
 pub mod step_cmd;
 pub mod summary;

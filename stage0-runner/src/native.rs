@@ -41,7 +41,7 @@ pub struct Spec<'a> {
     pub program: &'a str,
     pub argv: &'a [String],
     pub engine: EngineKind,
-    pub max_insns: Option<u64>,
+    pub limits: vm::Limits,
     pub source_date_epoch: u32,
     /// Wall-clock limit of the native run.
     pub timeout: Duration,
@@ -285,7 +285,7 @@ impl std::io::Write for Capture {
 fn run_emulated(spec: &Spec, root: &Path) -> Result<Outcome, NativeError> {
     let mut cfg = Config::new(root);
     cfg.env = spec.env.iter().map(|e| e.as_bytes().to_vec()).collect();
-    cfg.max_insns = spec.max_insns;
+    cfg.limits = spec.limits;
     cfg.source_date_epoch = spec.source_date_epoch;
     cfg.record_files = false;
     cfg.engine = spec.engine;

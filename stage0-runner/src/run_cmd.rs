@@ -39,9 +39,9 @@ pub struct RunArgs {
     /// Write everything the guests print to FILE.
     #[arg(long, value_name = "FILE")]
     pub log: Option<PathBuf>,
-    /// Stop the run after this many guest instructions.
-    #[arg(long)]
-    pub max_insns: Option<u64>,
+    /// Limits on what the guests may use.
+    #[command(flatten)]
+    pub sandbox: crate::sandbox_args::SandboxArgs,
     /// Run the commands of this script (one per line, paths relative to TREE) instead of
     /// the layout's own; the seed and submodule checks are skipped (custom chains).
     #[arg(long, value_name = "FILE", conflicts_with = "layout")]
@@ -221,6 +221,13 @@ pub fn run(a: RunArgs) -> u8 {
         }
     }
     let matched = outcome.checked.iter().filter(|c| c.ok()).count();
+    if let Some(sig) = crate::sandbox_args::interrupted() {
+        println!(
+            "INTERRUPTED: signal {sig}; files written back, provenance of the {} programs run so far kept",
+            outcome.records.len()
+        );
+        return (128 + sig).clamp(0, 255) as u8;
+    }
     let verdict = if failed { "FAILED" } else { "VERIFIED" };
     println!(
         "{verdict}: {matched}/{} answers match ({} programs, {} instructions, {:.1} s)",
@@ -261,10 +268,11 @@ pub fn execute(tree: &Path, plan: &chain::Plan, a: &RunArgs) -> Result<Outcome, 
         stderr: Box::new(SharedLog(shared.clone())),
     };
     let mut cfg = Config::new(tree);
-    cfg.max_insns = a.max_insns;
+    cfg.limits = a.sandbox.limits();
     cfg.engine = a.engine.kind()?;
     let cfg_engine = cfg.engine;
     let mut kernel = Kernel::new(cfg, stdio).map_err(|e| e.to_string())?;
+    kernel.set_interrupt(crate::sandbox_args::interrupt_flag());
     if let Some(p) = &a.strace {
         let f = std::fs::File::create(p).map_err(|e| format!("--strace {}: {e}", p.display()))?;
         kernel.set_strace(Box::new(std::io::BufWriter::new(f)));

@@ -28,7 +28,7 @@ fn emulated(program: &[u8], input: &[u8]) -> (Option<Vec<u8>>, vm::ExitStatus) {
     sb.put("/in", input);
     let (_k, r, _out) = run_guest(&sb, "/tool", &["/tool", "in", "out"], |c| {
         c.record_files = false;
-        c.max_insns = Some(200_000_000);
+        c.limits.max_insns = 200_000_000;
     });
     let status = r.expect("the emulated tool runs to its end");
     (std::fs::read(sb.root.join("out")).ok(), status)

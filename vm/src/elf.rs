@@ -116,6 +116,28 @@ pub fn check_header(bytes: &[u8]) -> Result<Header, ElfError> {
 }
 
 /// Loads a static ELF32 i386 executable into `mem` (which should be empty).
+/// Bytes of guest memory loading `bytes` would map (whole pages of every PT_LOAD segment,
+/// at most the 3 GiB below the stack), so a memory limit can refuse an image before any of
+/// it is allocated. An image [`load`] would reject may give any size.
+pub fn load_size(bytes: &[u8]) -> u64 {
+    let Ok(h) = check_header(bytes) else { return 0 };
+    let ctx = Ctx::new(Container::Little, Endian::Little);
+    let Ok(phdrs) = ProgramHeader::parse(bytes, h.e_phoff as usize, h.e_phnum as usize, ctx) else {
+        return 0;
+    };
+    let page = PAGE_SIZE as u64;
+    phdrs
+        .iter()
+        .filter(|p| p.p_type == PT_LOAD)
+        .map(|p| {
+            let start = (p.p_vaddr as u32 as u64) & !(page - 1);
+            let end = (p.p_vaddr as u32 as u64 + p.p_memsz as u32 as u64).div_ceil(page) * page;
+            end.saturating_sub(start).min(STACK_TOP as u64)
+        })
+        .sum::<u64>()
+        .min(STACK_TOP as u64)
+}
+
 pub fn load(bytes: &[u8], mem: &mut GuestMemory) -> Result<LoadedImage, ElfError> {
     let h = check_header(bytes)?;
     if h.e_phentsize != 32 {

@@ -178,6 +178,11 @@ impl AnyEngine {
         })
     }
 
+    /// Whether this is the interpreter, which stops at any instruction count at no cost.
+    pub fn is_interp(&self) -> bool {
+        matches!(self, AnyEngine::Interp(_))
+    }
+
     /// Runs the guest (see [`Engine::run`]).
     #[inline(always)]
     pub fn run(&mut self, mem: &mut GuestMemory, max_insns: u64) -> Result<Stop, EngineError> {

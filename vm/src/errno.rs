@@ -25,14 +25,17 @@ errnos! {
     ENOEXEC = 8, "Exec format error";
     EBADF = 9, "Bad file number";
     ECHILD = 10, "No child processes";
+    EAGAIN = 11, "Try again";
     ENOMEM = 12, "Out of memory";
     EACCES = 13, "Permission denied";
     EFAULT = 14, "Bad address";
+    EBUSY = 16, "Device or resource busy";
     EEXIST = 17, "File exists";
     EXDEV = 18, "Cross-device link";
     ENOTDIR = 20, "Not a directory";
     EISDIR = 21, "Is a directory";
     EINVAL = 22, "Invalid argument";
+    ENFILE = 23, "File table overflow";
     EMFILE = 24, "Too many open files";
     ENOTTY = 25, "Not a typewriter";
     EFBIG = 27, "File too large";

@@ -8,11 +8,15 @@
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
 
 use crate::cpu::{self, Cpu, FaultKind, Stop};
 use crate::elf::{self, ElfError, StackError};
 use crate::engine::{AnyEngine, EngineError, EngineKind};
 use crate::errno::Errno;
+use crate::limits::{Limit, Limits};
 use crate::lockstep::{Counts, SharedCounts};
 use crate::memory::GuestMemory;
 use crate::process::Process;
@@ -23,6 +27,10 @@ use crate::vfs::{Handle, Vfs, WriteBackError};
 /// Pid of the first guest process; later ones count up from it.
 pub const FIRST_PID: u32 = 1000;
 
+/// Instructions the interpreter runs before the kernel looks at signals and the clock
+/// (about 0.1 s).
+const SLICE: u64 = 50_000_000;
+
 /// How a run is set up.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -30,8 +38,8 @@ pub struct Config {
     pub root: PathBuf,
     /// Environment of the first process (`KEY=VALUE`).
     pub env: Vec<Vec<u8>>,
-    /// Stop the whole run after this many guest instructions.
-    pub max_insns: Option<u64>,
+    /// What the guests may use before the run stops ([`Limits::default`] fits the chain).
+    pub limits: Limits,
     /// Stop the run at the first syscall outside the allow-list instead of returning ENOSYS.
     pub strict_syscalls: bool,
     /// The guest's clock (time(2)) always reads this.
@@ -43,12 +51,12 @@ pub struct Config {
 }
 
 impl Config {
-    /// Defaults: empty environment, no limits, clock at 0, file hashing on.
+    /// Defaults: empty environment, default limits, clock at 0, file hashing on.
     pub fn new(root: impl Into<PathBuf>) -> Config {
         Config {
             root: root.into(),
             env: Vec::new(),
-            max_insns: None,
+            limits: Limits::default(),
             strict_syscalls: false,
             source_date_epoch: 0,
             record_files: true,
@@ -86,6 +94,8 @@ pub enum SpawnError {
     Stack { path: String, source: StackError },
     #[error("{0}")]
     Engine(EngineError),
+    #[error("{0}")]
+    Limit(Box<RunError>),
     #[error("sandbox root {root}: {source}")]
     Root {
         root: PathBuf,
@@ -169,7 +179,7 @@ pub fn signal_name(s: u8) -> &'static str {
 /// Why a whole run stopped early.
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
-    #[error("instruction limit of {limit} reached in pid {pid} ({exe}) at eip {eip:#010x}")]
+    #[error("instruction limit of {limit} reached in pid {pid} ({exe}) at eip {eip:#010x} (raise it with --max-insns)")]
     InsnLimit {
         limit: u64,
         pid: u32,
@@ -189,6 +199,16 @@ pub enum RunError {
         exe: String,
         source: EngineError,
     },
+    #[error("limit on {} reached: {} in pid {pid} ({exe}) (raise it with {})", .limit.what(), .limit.show(*.value), .limit.flag())]
+    Limit {
+        limit: Limit,
+        /// The limit's value, in its unit (bytes, processes, seconds).
+        value: u64,
+        pid: u32,
+        exe: String,
+    },
+    #[error("interrupted by signal {signal}: every file was written back")]
+    Interrupted { signal: i32 },
     #[error(transparent)]
     WriteBack(#[from] WriteBackError),
     #[error("writing the guest's standard output: {0}")]
@@ -208,6 +228,8 @@ pub struct RunStats {
     /// need, to compare the host's peak resident memory with. Updated wherever guest
     /// memory grows: spawn, brk, fork, execve and stack growth.
     pub peak_guest_pages: u64,
+    /// Bytes the guests wrote to files and standard streams.
+    pub bytes_written: u64,
 }
 
 /// The kernel: processes, files, records.
@@ -217,8 +239,9 @@ pub struct Kernel {
     pub(crate) stdio: Stdio,
     /// Run stack: the last process is the one running; the others wait for it.
     pub(crate) procs: Vec<Process>,
-    /// Exited processes not yet waited for: (pid, parent pid, status).
-    pub(crate) zombies: Vec<(u32, u32, ExitStatus)>,
+    /// Exited processes not yet waited for, by (parent pid, pid); pids only grow, so each
+    /// parent's first entry is its child that exited first.
+    pub(crate) zombies: BTreeMap<(u32, u32), ExitStatus>,
     pub(crate) next_pid: u32,
     pub(crate) table: SyscallTable,
     pub(crate) records: Vec<ProcessRecord>,
@@ -234,6 +257,12 @@ pub struct Kernel {
     pub(crate) cross_check: SharedCounts,
     /// Substitutes asked at each execve (diverse double compilation).
     pub(crate) exec_hook: Option<Box<dyn crate::exec_hook::ExecHook>>,
+    /// Set to a signal number by the host's signal handler: stop the run cleanly.
+    interrupt: Option<Arc<AtomicUsize>>,
+    /// When the run must end (`--timeout`).
+    deadline: Option<Instant>,
+    /// Guest pages mapped now, over the live processes.
+    pub(crate) guest_pages: u64,
 }
 
 /// A callback told of each [`Event`].
@@ -251,6 +280,7 @@ pub enum Event<'a> {
 impl Kernel {
     /// A kernel with a sandbox rooted at `cfg.root`.
     pub fn new(cfg: Config, stdio: Stdio) -> Result<Kernel, SpawnError> {
+        let cfg_deadline = cfg.limits.timeout.map(|t| Instant::now() + t);
         let vfs = Vfs::new(&cfg.root).map_err(|source| SpawnError::Root {
             root: cfg.root.clone(),
             source,
@@ -260,7 +290,7 @@ impl Kernel {
             vfs,
             stdio,
             procs: Vec::new(),
-            zombies: Vec::new(),
+            zombies: BTreeMap::new(),
             next_pid: FIRST_PID,
             table: SyscallTable::new(),
             records: Vec::new(),
@@ -273,7 +303,16 @@ impl Kernel {
             observer: None,
             cross_check: SharedCounts::default(),
             exec_hook: None,
+            interrupt: None,
+            deadline: cfg_deadline,
+            guest_pages: 0,
         })
+    }
+
+    /// Stops the run cleanly (every file written back, streams flushed) once `flag` holds
+    /// a signal number other than 0; the run then ends with [`RunError::Interrupted`].
+    pub fn set_interrupt(&mut self, flag: Arc<AtomicUsize>) {
+        self.interrupt = Some(flag);
     }
 
     /// Logs every syscall with its arguments and result to `w`, like qemu's -strace.
@@ -311,6 +350,11 @@ impl Kernel {
             path: program.into(),
             errno,
         })?;
+        let need = elf::load_size(&bytes) + elf::STACK_INITIAL as u64;
+        if !self.admit_pages(need / crate::memory::PAGE_SIZE as u64, 0) {
+            let e = self.fatal.take().expect("admit_pages sets it");
+            return Err(SpawnError::Limit(Box::new(e)));
+        }
         let mut mem = GuestMemory::new();
         let image = elf::load(&bytes, &mut mem).map_err(|source| SpawnError::Elf {
             path: program.into(),
@@ -418,12 +462,12 @@ impl Kernel {
         if self.cfg.record_files {
             let mut writes: Vec<FileAccess> = p
                 .written
-                .drain(..)
+                .iter()
                 .map(|n| {
                     let n = n.borrow();
                     FileAccess {
                         path: record::text(&n.guest),
-                        sha256: record::sha256_hex(&n.data),
+                        sha256: n.sha256(),
                         deleted: n.unlinked,
                     }
                 })
@@ -432,7 +476,10 @@ impl Kernel {
             writes.dedup();
             rec.writes = writes;
         }
-        p.written.clear();
+        // Closed files this image wrote were kept only for this record.
+        for n in std::mem::take(&mut p.written) {
+            self.vfs.forget(n);
+        }
         for (nr, &c) in self.counts[i].iter().enumerate() {
             if c > 0 {
                 rec.syscalls.insert(self.table.name(nr as u32), c);
@@ -446,17 +493,82 @@ impl Kernel {
     /// Updates [`RunStats::peak_guest_pages`]; called wherever guest memory grows (spawn,
     /// brk, fork, execve, stack growth).
     pub(crate) fn note_guest_pages(&mut self) {
-        let pages: usize = self.procs.iter().map(|p| p.mem.mapped_pages()).sum();
-        self.stats.peak_guest_pages = self.stats.peak_guest_pages.max(pages as u64);
+        self.guest_pages = self.procs.iter().map(|p| p.mem.mapped_pages() as u64).sum();
+        self.stats.peak_guest_pages = self.stats.peak_guest_pages.max(self.guest_pages);
+        let max = self.cfg.limits.max_memory / crate::memory::PAGE_SIZE as u64;
+        if self.guest_pages > max {
+            self.limit_reached(Limit::Memory);
+        }
+    }
+
+    /// Whether `extra` more guest pages fit in the memory limit, with `freed` pages about
+    /// to go (an execve's old image). If not, the run stops with the limit's error.
+    pub(crate) fn admit_pages(&mut self, extra: u64, freed: u64) -> bool {
+        let max = self.cfg.limits.max_memory / crate::memory::PAGE_SIZE as u64;
+        let now: u64 = self.procs.iter().map(|p| p.mem.mapped_pages() as u64).sum();
+        if now.saturating_sub(freed).saturating_add(extra) > max {
+            self.limit_reached(Limit::Memory);
+            return false;
+        }
+        true
+    }
+
+    /// Stops the run: `limit` was reached by the running process.
+    pub(crate) fn limit_reached(&mut self, limit: Limit) {
+        let l = &self.cfg.limits;
+        let value = match limit {
+            Limit::Memory => l.max_memory,
+            Limit::Processes => l.max_processes as u64,
+            Limit::Written => l.max_written,
+            Limit::FileSize => l.max_file_size,
+            Limit::Instructions => l.max_insns,
+            Limit::Timeout => l.timeout.map_or(0, |t| t.as_secs()),
+        };
+        let (pid, exe) = match self.procs.last() {
+            Some(p) => (p.pid, self.exe_of(p)),
+            None => (0, String::new()),
+        };
+        self.fatal.get_or_insert(RunError::Limit {
+            limit,
+            value,
+            pid,
+            exe,
+        });
+    }
+
+    /// Checked between slices and syscalls: a signal to stop, or the wall-clock limit.
+    fn check_interrupt(&mut self, tick: u64) {
+        if let Some(sig) = self.interrupt.as_ref().map(|f| f.load(Ordering::Relaxed)) {
+            if sig != 0 {
+                self.fatal
+                    .get_or_insert(RunError::Interrupted { signal: sig as i32 });
+                return;
+            }
+        }
+        // Reading the clock at each of the chain's 32.7 M syscalls would cost ~1 s.
+        if tick & 1023 == 0 && self.deadline.is_some_and(|d| Instant::now() >= d) {
+            self.limit_reached(Limit::Timeout);
+        }
     }
 
     /// Runs until the first process exits (or the run stops with an error).
     pub fn run(&mut self) -> Result<ExitStatus, RunError> {
+        let mut tick: u64 = 0;
         while let Some(p) = self.procs.last_mut() {
-            let limit = self.cfg.max_insns;
-            let budget = match limit {
-                Some(l) => l.saturating_sub(self.stats.instructions),
-                None => u64::MAX,
+            let left = self
+                .cfg
+                .limits
+                .max_insns
+                .saturating_sub(self.stats.instructions);
+            // The interpreter stops cheaply at any count, so it runs in slices and the
+            // clock and signals are seen even in a loop without syscalls. unicorn hooks every
+            // instruction once given a count: it gets one only when the limit is near.
+            let budget = if p.cpu.is_interp() {
+                left.min(SLICE)
+            } else if left < 1 << 32 {
+                left
+            } else {
+                u64::MAX
             };
             let before = p.cpu.insns_retired();
             let stop = if budget == 0 {
@@ -483,19 +595,14 @@ impl Kernel {
                     return Err(e);
                 }
             };
+            tick += 1;
             match stop {
-                Stop::Syscall => {
-                    self.syscall();
-                    if let Some(e) = self.fatal.take() {
-                        self.abort_all();
-                        return Err(e);
-                    }
-                }
+                Stop::Syscall => self.syscall(),
                 Stop::InsnLimit => {
-                    if limit.is_some_and(|l| self.stats.instructions >= l) {
+                    if self.stats.instructions >= self.cfg.limits.max_insns {
                         let p = self.procs.last().expect("running");
                         let e = RunError::InsnLimit {
-                            limit: limit.unwrap_or(0),
+                            limit: self.cfg.limits.max_insns,
                             pid: p.pid,
                             exe: self.exe_of(p),
                             eip: p.cpu.eip(),
@@ -503,11 +610,14 @@ impl Kernel {
                         self.abort_all();
                         return Err(e);
                     }
+                    // A slice ended: look at the clock now.
+                    tick = 0;
                 }
                 Stop::Fault(f) => {
                     if let FaultKind::Page(m) = f.kind {
                         if p.grow_stack(m.addr) {
                             self.note_guest_pages();
+                            self.stop_if_fatal()?;
                             continue;
                         }
                     }
@@ -528,18 +638,36 @@ impl Kernel {
                     let exe = self.exe_of(self.procs.last().expect("running"));
                     self.faults.push(FaultReport { exe, ..report });
                     self.exit_current(ExitStatus::Signal(sig));
-                    if let Some(e) = self.fatal.take() {
-                        return Err(e);
-                    }
                 }
             }
+            self.check_interrupt(tick);
+            self.stop_if_fatal()?;
         }
-        self.stdio.stdout.flush().map_err(RunError::Stdout)?;
+        self.flush_streams()?;
+        Ok(self.exit.unwrap_or(ExitStatus::Code(0)))
+    }
+
+    /// Ends the run with the pending fatal error, if any: every process is killed and every
+    /// file written back first.
+    fn stop_if_fatal(&mut self) -> Result<(), RunError> {
+        match self.fatal.take() {
+            Some(e) => {
+                self.abort_all();
+                let _ = self.flush_streams();
+                Err(e)
+            }
+            None => Ok(()),
+        }
+    }
+
+    /// Flushes the guest's standard streams and the strace log.
+    fn flush_streams(&mut self) -> Result<(), RunError> {
+        let out = self.stdio.stdout.flush().map_err(RunError::Stdout);
         let _ = self.stdio.stderr.flush();
         if let Some(w) = self.strace.as_mut() {
             let _ = w.flush();
         }
-        Ok(self.exit.unwrap_or(ExitStatus::Code(0)))
+        out
     }
 
     pub(crate) fn exe_of(&self, p: &Process) -> String {
@@ -577,13 +705,22 @@ impl Kernel {
             self.fatal.get_or_insert(RunError::Stdout(e));
         }
         let _ = self.stdio.stderr.flush();
+        // Its own children nobody waited for are reaped (Linux reparents them to init).
+        let orphans: Vec<(u32, u32)> = self
+            .zombies
+            .range((p.pid, 0)..=(p.pid, u32::MAX))
+            .map(|(k, _)| *k)
+            .collect();
+        for k in orphans {
+            self.zombies.remove(&k);
+        }
         if self.procs.is_empty() {
             self.exit = Some(status);
             if let Err(e) = self.vfs.sync() {
                 self.fatal.get_or_insert(e.into());
             }
         } else {
-            self.zombies.push((p.pid, p.ppid, status));
+            self.zombies.insert((p.ppid, p.pid), status);
         }
     }
 

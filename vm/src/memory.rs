@@ -409,6 +409,20 @@ impl GuestMemory {
         Ok(())
     }
 
+    /// How many bytes of `[addr, addr+len)` are mapped before the first unmapped page: a
+    /// syscall touches that much of a buffer before it faults, as Linux's copies do.
+    pub fn mapped_prefix(&self, addr: u32, len: u32) -> u32 {
+        let end = (addr as u64 + len as u64).min(1 << 32);
+        let mut a = addr as u64;
+        while a < end {
+            if !self.is_mapped(a as u32) {
+                return (a - addr as u64) as u32;
+            }
+            a = (a | (PAGE_SIZE as u64 - 1)) + 1;
+        }
+        (end - addr as u64) as u32
+    }
+
     /// Reads `buf.len()` bytes starting at `addr`. On a fault nothing is guaranteed about `buf`.
     pub fn read_bytes(&self, addr: u32, buf: &mut [u8]) -> Result<(), MemFault> {
         self.check_range(addr, buf.len() as u32, false)?;

@@ -7,6 +7,7 @@ use std::rc::Rc;
 use super::{guest_path, SysError, SysResult};
 use crate::errno::Errno;
 use crate::kernel::{Kernel, RunError};
+use crate::limits::Limit;
 use crate::process::MAX_FDS;
 use crate::record::{self, FileAccess};
 use crate::vfs::{oflag, Handle, NodeKind, OpenRef};
@@ -36,17 +37,25 @@ pub(super) fn read(k: &mut Kernel, a: [u32; 6]) -> SysResult {
                 p.mem
                     .write_u8(buf, node.data[start])
                     .map_err(|_| Errno::EFAULT)?;
+                1
             } else {
+                // Like Linux, a buffer running into unmapped memory gets what fits before it.
+                let fit = p.mem.mapped_prefix(buf, n as u32) as usize;
+                if fit == 0 && n > 0 {
+                    return Err(Errno::EFAULT.into());
+                }
                 p.mem
-                    .write_bytes(buf, &node.data[start..start + n])
+                    .write_bytes(buf, &node.data[start..start + fit])
                     .map_err(|_| Errno::EFAULT)?;
+                fit
             }
-            drop(node);
-            of.offset += n as u64;
-            n
         }
         Handle::Stdin => {
-            let mut tmp = vec![0u8; count.min(1 << 16) as usize];
+            let fit = k.cur().mem.mapped_prefix(buf, count.min(1 << 16));
+            if fit == 0 && count > 0 {
+                return Err(Errno::EFAULT.into());
+            }
+            let mut tmp = vec![0u8; fit as usize];
             let n = k
                 .stdio
                 .stdin
@@ -61,11 +70,15 @@ pub(super) fn read(k: &mut Kernel, a: [u32; 6]) -> SysResult {
         Handle::Dir { .. } => return Err(Errno::EISDIR.into()),
         Handle::Stdout | Handle::Stderr => return Err(Errno::EBADF.into()),
     };
+    of.offset += n as u64 * matches!(of.handle, Handle::File(_)) as u64;
     if let Some(i) = k.procs.last().and_then(|p| p.record) {
         k.records[i].bytes_read += n as u64;
     }
     Ok(n as u32)
 }
+
+/// Largest piece of a write copied out of guest memory at once.
+const WRITE_CHUNK: u32 = 1 << 16;
 
 pub(super) fn write(k: &mut Kernel, a: [u32; 6]) -> SysResult {
     let (fd, buf, count) = (a[0], a[1], a[2].min(MAX_RW));
@@ -74,27 +87,61 @@ pub(super) fn write(k: &mut Kernel, a: [u32; 6]) -> SysResult {
     if !of.writable() {
         return Err(Errno::EBADF.into());
     }
-    let p = k.procs.last_mut().expect("running");
-    let one;
-    let mut big = Vec::new();
-    let data: &[u8] = if count == 1 {
-        one = [p.mem.read_u8(buf).map_err(|_| Errno::EFAULT)?];
-        &one
-    } else {
-        big.resize(count as usize, 0);
-        p.mem.read_bytes(buf, &mut big).map_err(|_| Errno::EFAULT)?;
-        &big
-    };
-    let n = match &of.handle {
-        Handle::File(_) => of.write_file(data)?,
-        Handle::Stdout => stream_write(&mut k.stdio.stdout, data, &mut k.fatal)?,
-        Handle::Stderr => stream_write(&mut k.stdio.stderr, data, &mut k.fatal)?,
-        Handle::Stdin | Handle::Dir { .. } => return Err(Errno::EBADF.into()),
-    };
-    if let Some(i) = k.procs.last().and_then(|p| p.record) {
-        k.records[i].bytes_written += n as u64;
+    if matches!(of.handle, Handle::Stdin | Handle::Dir { .. }) {
+        return Err(Errno::EBADF.into());
     }
-    Ok(n as u32)
+    let p = k.procs.last_mut().expect("running");
+    // Checked before anything is allocated: a guest asking to write 4 GiB from a small
+    // buffer gets what its memory holds, like Linux, and nothing more is copied.
+    let count = if count == 1 {
+        p.mem.read_u8(buf).map_err(|_| Errno::EFAULT)?;
+        1
+    } else {
+        let fit = p.mem.mapped_prefix(buf, count);
+        if fit == 0 && count > 0 {
+            return Err(Errno::EFAULT.into());
+        }
+        fit
+    };
+    if k.stats.bytes_written + count as u64 > k.cfg.limits.max_written {
+        k.limit_reached(Limit::Written);
+        return Err(Errno::EFBIG.into());
+    }
+    let max_size = k.cfg.limits.max_file_size;
+    let mut done = 0u32;
+    while done < count {
+        let n = (count - done).min(WRITE_CHUNK);
+        let one;
+        let mut big = Vec::new();
+        let p = k.procs.last().expect("running");
+        let data: &[u8] = if n == 1 {
+            one = [p.mem.read_u8(buf + done).map_err(|_| Errno::EFAULT)?];
+            &one
+        } else {
+            big.resize(n as usize, 0);
+            p.mem
+                .read_bytes(buf + done, &mut big)
+                .map_err(|_| Errno::EFAULT)?;
+            &big
+        };
+        match &of.handle {
+            Handle::File(_) => match of.write_file(data, max_size) {
+                Err(Errno::EFBIG) => {
+                    k.limit_reached(Limit::FileSize);
+                    return Err(Errno::EFBIG.into());
+                }
+                r => r?,
+            },
+            Handle::Stdout => stream_write(&mut k.stdio.stdout, data, &mut k.fatal)?,
+            _ => stream_write(&mut k.stdio.stderr, data, &mut k.fatal)?,
+        };
+        done += n;
+    }
+    k.stats.bytes_written += count as u64;
+    if let Some(i) = k.procs.last().and_then(|p| p.record) {
+        k.records[i].bytes_written += count as u64;
+    }
+    Ok(count)
 }
 
 fn stream_write(
@@ -264,7 +311,7 @@ pub(super) fn fchdir(k: &mut Kernel, a: [u32; 6]) -> SysResult {
 pub(super) fn fchmod(k: &mut Kernel, a: [u32; 6]) -> SysResult {
     let f = fd_of(k, a[0])?;
     let guest = match &f.borrow().handle {
-        Handle::File(n) => n.borrow().guest.clone(),
+        Handle::File(n) => return Ok(k.vfs.fchmod(n, a[1]).map(|_| 0)?),
         Handle::Dir { guest } => guest.clone(),
         _ => return Ok(0), // a terminal: nothing observable changes
     };

@@ -5,14 +5,16 @@ use crate::cpu::reg;
 use crate::elf;
 use crate::errno::Errno;
 use crate::kernel::Kernel;
+use crate::limits::Limit;
 use crate::memory::{GuestMemory, PAGE_SIZE};
 use crate::process::Process;
 use crate::record::{ExitStatus, RecordEnd};
 use crate::vfs::{oflag, NodeKind};
 
-/// Linux's limits on execve arguments: MAX_ARG_STRINGS and MAX_ARG_STRLEN.
-const MAX_ARGS: usize = 0x7fff_ffff / 4;
+/// Linux's limits on execve arguments: MAX_ARG_STRLEN for one string, and a quarter of
+/// the 8 MiB stack for all of argv and envp together.
 const MAX_ARG_LEN: usize = 32 * PAGE_SIZE as usize;
+const MAX_ARG_TOTAL: usize = (crate::elf::STACK_LIMIT / 4) as usize;
 
 pub(super) fn exit(k: &mut Kernel, a: [u32; 6]) -> SysResult {
     k.exit_current(ExitStatus::Code(a[0] as u8));
@@ -30,6 +32,16 @@ pub(super) fn getppid(k: &mut Kernel, _a: [u32; 6]) -> SysResult {
 }
 
 pub(super) fn fork(k: &mut Kernel, _a: [u32; 6]) -> SysResult {
+    let live = k.procs.len() + k.zombies.len();
+    if live as u64 >= k.cfg.limits.max_processes as u64 {
+        k.limit_reached(Limit::Processes);
+        return Err(Errno::EAGAIN.into());
+    }
+    // The child copies the parent's memory: refuse before copying.
+    let pages = k.procs.last().expect("running").mem.mapped_pages() as u64;
+    if !k.admit_pages(pages, 0) {
+        return Err(Errno::ENOMEM.into());
+    }
     let pid = k.alloc_pid();
     let parent = k.procs.last_mut().expect("running");
     let mut child: Process = parent.clone();
@@ -54,24 +66,29 @@ pub(super) fn waitpid(k: &mut Kernel, a: [u32; 6]) -> SysResult {
         return Err(Errno::EINVAL.into());
     }
     let me = k.cur().pid;
-    let pos = k
-        .zombies
-        .iter()
-        .position(|&(pid, ppid, _)| ppid == me && (want <= 0 || pid == want as u32));
     // Children run to completion before their parent resumes, so a child is either a
     // zombie here or already reaped: nothing ever has to block.
-    let Some(i) = pos else {
+    let found = if want > 0 {
+        k.zombies
+            .get(&(me, want as u32))
+            .map(|s| ((me, want as u32), *s))
+    } else {
+        k.zombies
+            .range((me, 0)..=(me, u32::MAX))
+            .next()
+            .map(|(key, s)| (*key, *s))
+    };
+    let Some((key, status)) = found else {
         return Err(Errno::ECHILD.into());
     };
-    let (pid, _, status) = k.zombies[i];
     if status_addr != 0 {
         k.cur()
             .mem
             .write_u32(status_addr, status.wait_status())
             .map_err(|_| Errno::EFAULT)?;
     }
-    k.zombies.remove(i);
-    Ok(pid)
+    k.zombies.remove(&key);
+    Ok(key.1)
 }
 
 pub(super) fn brk(k: &mut Kernel, a: [u32; 6]) -> SysResult {
@@ -83,19 +100,23 @@ pub(super) fn brk(k: &mut Kernel, a: [u32; 6]) -> SysResult {
     let old_top = p.brk.div_ceil(PAGE_SIZE) * PAGE_SIZE;
     let new_top = want.div_ceil(PAGE_SIZE) * PAGE_SIZE;
     if new_top > old_top {
-        p.mem.map(old_top, new_top - old_top);
+        if !k.admit_pages(((new_top - old_top) / PAGE_SIZE) as u64, 0) {
+            return Ok(k.cur().brk);
+        }
+        k.cur().mem.map(old_top, new_top - old_top);
     } else if new_top < old_top {
         p.mem.unmap(new_top, old_top - new_top);
     }
-    p.brk = want;
+    k.cur().brk = want;
     if new_top > old_top {
         k.note_guest_pages();
     }
     Ok(want)
 }
 
-/// Reads a NULL-terminated array of string pointers (argv or envp).
-fn string_array(p: &Process, mut addr: u32) -> Result<Vec<Vec<u8>>, Errno> {
+/// Reads a NULL-terminated array of string pointers (argv or envp), adding its strings'
+/// sizes to `total`; E2BIG as soon as `total` passes Linux's limit, before more is copied.
+fn string_array(p: &Process, mut addr: u32, total: &mut usize) -> Result<Vec<Vec<u8>>, Errno> {
     let mut out = Vec::new();
     if addr == 0 {
         return Ok(out);
@@ -105,14 +126,16 @@ fn string_array(p: &Process, mut addr: u32) -> Result<Vec<Vec<u8>>, Errno> {
         if ptr == 0 {
             return Ok(out);
         }
-        if out.len() >= MAX_ARGS {
-            return Err(Errno::E2BIG);
-        }
         let s = p
             .mem
             .read_cstr(ptr, MAX_ARG_LEN)
             .map_err(|_| Errno::EFAULT)?;
         if s.len() >= MAX_ARG_LEN {
+            return Err(Errno::E2BIG);
+        }
+        // Each string with its NUL and its pointer, as Linux counts them.
+        *total += s.len() + 1 + 4;
+        if *total > MAX_ARG_TOTAL {
             return Err(Errno::E2BIG);
         }
         out.push(s);
@@ -123,8 +146,9 @@ fn string_array(p: &Process, mut addr: u32) -> Result<Vec<Vec<u8>>, Errno> {
 pub(super) fn execve(k: &mut Kernel, a: [u32; 6]) -> SysResult {
     let p = k.procs.last().expect("running");
     let path = guest_path(p, a[0])?;
-    let argv = string_array(p, a[1])?;
-    let envp = string_array(p, a[2])?;
+    let mut total = 0;
+    let argv = string_array(p, a[1], &mut total)?;
+    let envp = string_array(p, a[2], &mut total)?;
     let r = k.vfs.resolve(&p.cwd, &path, true)?;
     match r.kind {
         Some(NodeKind::File) => {}
@@ -135,6 +159,11 @@ pub(super) fn execve(k: &mut Kernel, a: [u32; 6]) -> SysResult {
         return Err(SysError::NoReturn);
     }
     let bytes = k.vfs.read_whole(&r)?;
+    let need = (elf::load_size(&bytes) + elf::STACK_INITIAL as u64) / PAGE_SIZE as u64;
+    let old = k.procs.last().expect("running").mem.mapped_pages() as u64;
+    if !k.admit_pages(need, old) {
+        return Err(Errno::ENOMEM.into());
+    }
     // Load into a fresh address space first: until it succeeds the caller keeps running
     // and sees ENOEXEC, as with a Linux execve that fails before the point of no return.
     let mut mem = GuestMemory::new();

@@ -1,34 +1,78 @@
-//! Open files: guest file contents held in memory and written back to the host later.
+//! Open files: guest file contents held in memory while open, written back through the
+//! host handle they were opened with.
 //!
 //! The chain makes 23.5 M one-byte reads and writes. Serving them from memory costs no host
-//! call per byte; a file's bytes are read from the host once when first opened and written
-//! back when its last descriptor closes (and at exit, execve and the end of a run, through
-//! [`super::Vfs::sync`]), so nothing is lost.
+//! call per byte; a file's bytes are read from the host when it is opened and nobody has it
+//! open, and written back through its handle when its last open file description goes
+//! away (and at exit, execve and the end of a run, through [`super::Vfs::sync`]). Then its
+//! bytes leave memory: only its guest path and digest stay, for the provenance records.
 
 use std::cell::RefCell;
-use std::path::PathBuf;
 use std::rc::Rc;
 
-use crate::errno::Errno;
+use cap_std::fs::File;
 
-/// Largest file the guest may create (keeps a runaway guest from exhausting host memory).
-pub const MAX_FILE_SIZE: u64 = 1 << 30;
+use super::host::FileKey;
+use crate::errno::Errno;
 
 /// The contents of one regular file, shared by every descriptor open on it.
 #[derive(Debug)]
 pub struct FileNode {
-    /// Normalised guest path it was opened by.
+    /// Normalised guest path it was last opened or renamed by.
     pub guest: Vec<u8>,
-    /// Host path inside the sandbox root.
-    pub host: PathBuf,
-    /// Current contents.
+    /// Which host file this is.
+    pub(crate) key: FileKey,
+    /// The host file, open while an open file description refers to the node.
+    pub(crate) host: Option<File>,
+    /// Whether `host` was opened for writing.
+    pub(crate) host_writable: bool,
+    /// Current contents, while the file is open (`resident`).
     pub data: Vec<u8>,
+    /// Whether `data` holds the contents (false once the last description went away).
+    pub(crate) resident: bool,
+    /// SHA-256 of the contents when they left memory.
+    pub(crate) digest: Option<String>,
     /// Modified since read from, or last written to, the host.
     pub dirty: bool,
-    /// Unlinked while open: never written back.
+    /// Unlinked (or replaced by a rename) while known: never written back.
     pub unlinked: bool,
     /// Whether a guest write has ever touched it (for provenance).
     pub written: bool,
+    /// Open file descriptions referring to the node.
+    pub(crate) descriptions: u32,
+}
+
+impl FileNode {
+    /// A node for a host file just opened, with its contents.
+    pub(crate) fn new(
+        guest: Vec<u8>,
+        key: FileKey,
+        host: File,
+        writable: bool,
+        data: Vec<u8>,
+    ) -> FileNode {
+        FileNode {
+            guest,
+            key,
+            host: Some(host),
+            host_writable: writable,
+            data,
+            resident: true,
+            digest: None,
+            dirty: false,
+            unlinked: false,
+            written: false,
+            descriptions: 0,
+        }
+    }
+
+    /// SHA-256 (hex) of the current contents.
+    pub fn sha256(&self) -> String {
+        match (&self.digest, self.resident) {
+            (Some(d), false) => d.clone(),
+            _ => crate::record::sha256_hex(&self.data),
+        }
+    }
 }
 
 /// Shared handle to a [`FileNode`].
@@ -105,8 +149,9 @@ impl OpenFile {
         Ok(n)
     }
 
-    /// Writes `data` to a regular file at the offset (at the end with O_APPEND).
-    pub fn write_file(&mut self, data: &[u8]) -> Result<usize, Errno> {
+    /// Writes `data` to a regular file at the offset (at the end with O_APPEND). A file may
+    /// not grow past `max_size` bytes (EFBIG; the kernel checks its limit first).
+    pub fn write_file(&mut self, data: &[u8], max_size: u64) -> Result<usize, Errno> {
         let Handle::File(node) = &self.handle else {
             return Err(Errno::EISDIR);
         };
@@ -115,7 +160,7 @@ impl OpenFile {
             self.offset = node.data.len() as u64;
         }
         let end = self.offset + data.len() as u64;
-        if end > MAX_FILE_SIZE {
+        if end > max_size {
             return Err(Errno::EFBIG);
         }
         let start = self.offset as usize;

@@ -1,10 +1,14 @@
 //! The sandboxed file view: a host directory is the guest's `/`.
 //!
-//! Paths are resolved by [`path::resolve`], which never leaves the root. Regular files are
-//! served from memory ([`file`]). Metadata the guest can observe is fixed: the umask is 022
-//! and new files get exactly the mode the guest asked for (minus the umask).
+//! Paths are resolved by [`path::resolve`] into a directory handle and a name, and every
+//! host call goes through such a handle ([`host`]), so nothing reaches outside the root.
+//! Regular files are served from memory while open ([`file`]) and written back through
+//! the host handle they were opened with. Metadata the guest can observe is fixed: the
+//! umask is 022 and new files get exactly the mode the guest asked for (minus the umask and
+//! any setuid, setgid or sticky bit, which never reach the host).
 
 pub mod file;
+pub mod host;
 pub mod path;
 
 use std::cell::RefCell;
@@ -13,49 +17,69 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
+use cap_std::fs::Dir;
+
 use crate::errno::Errno;
 pub use file::{oflag, FileNode, FileRef, Handle, OpenFile, OpenRef};
+use host::FileKey;
 pub use path::{NodeKind, Resolved};
 
 /// The umask every guest process starts with.
 pub const DEFAULT_UMASK: u32 = 0o022;
 
+/// How many host files the sandbox holds open at once (each open regular file the guests
+/// share counts once); past it, open fails with ENFILE.
+pub const MAX_OPEN_FILES: usize = 4096;
+
 /// A host-side failure while writing guest files back: reported, never ignored.
 #[derive(Debug, thiserror::Error)]
-#[error("writing guest file {guest} back to {host}: {source}")]
+#[error("writing guest file {guest} back under {root}: {source}")]
 pub struct WriteBackError {
     pub guest: String,
-    pub host: PathBuf,
+    pub root: PathBuf,
     #[source]
     pub source: io::Error,
 }
 
 /// The sandbox.
 pub struct Vfs {
-    root: PathBuf,
-    /// Regular files currently open, by host path, so every descriptor sees the same bytes.
-    open: HashMap<PathBuf, FileRef>,
+    root_path: PathBuf,
+    root: Rc<Dir>,
+    /// Regular files the guests know: open ones (with contents) and closed ones a running
+    /// image wrote (path and digest only), by host identity, so every descriptor sees the
+    /// same bytes whatever path reached the file.
+    nodes: HashMap<FileKey, FileRef>,
+    /// Nodes holding a host handle right now.
+    open_files: usize,
+}
+
+fn errno(e: io::Error) -> Errno {
+    Errno::from_io(&e)
 }
 
 impl Vfs {
     /// A sandbox rooted at the host directory `root` (which must exist).
     pub fn new(root: &Path) -> io::Result<Vfs> {
-        let root = root.canonicalize()?;
-        if !root.is_dir() {
+        let root_path = root.canonicalize()?;
+        if !root_path.is_dir() {
             return Err(io::Error::new(
                 io::ErrorKind::NotADirectory,
                 "sandbox root is not a directory",
             ));
         }
+        let dir = host::open_root(&root_path)?;
         Ok(Vfs {
-            root,
-            open: HashMap::new(),
+            root_path,
+            root: Rc::new(dir),
+            nodes: HashMap::new(),
+            open_files: 0,
         })
     }
 
-    /// The host directory that is the guest's `/`.
+    /// The host directory that is the guest's `/` (for host programs run in the sandbox
+    /// and for messages; the sandbox itself never uses it).
     pub fn root(&self) -> &Path {
-        &self.root
+        &self.root_path
     }
 
     /// Resolves a guest path (see [`path::resolve`]).
@@ -63,21 +87,19 @@ impl Vfs {
         path::resolve(&self.root, cwd, path, follow)
     }
 
-    /// Whether the guest path names a file open right now (its data lives here).
-    fn cached(&self, host: &Path) -> Option<FileRef> {
-        self.open.get(host).cloned()
-    }
-
     /// Reads a whole file as the guest sees it (including unsaved writes), for execve.
     pub fn read_whole(&self, r: &Resolved) -> Result<Vec<u8>, Errno> {
-        match r.kind {
-            None => Err(Errno::ENOENT),
-            Some(NodeKind::Dir) => Err(Errno::EACCES),
-            Some(NodeKind::File) => match self.cached(&r.host) {
-                Some(node) => Ok(node.borrow().data.clone()),
-                None => std::fs::read(&r.host).map_err(|e| Errno::from_io(&e)),
-            },
-            Some(_) => Err(Errno::EACCES),
+        match (r.kind, &r.name) {
+            (None, _) => Err(Errno::ENOENT),
+            (Some(NodeKind::File), Some(name)) => {
+                let f = host::open_file(&r.parent, name, false).map_err(errno)?;
+                let key = host::key_of(&f).map_err(errno)?;
+                match self.nodes.get(&key) {
+                    Some(n) if n.borrow().resident => Ok(n.borrow().data.clone()),
+                    _ => host::read_all(&f).map_err(errno),
+                }
+            }
+            _ => Err(Errno::EACCES),
         }
     }
 
@@ -96,9 +118,10 @@ impl Vfs {
         if acc == 3 {
             return Err(Errno::EINVAL);
         }
-        let handle = match r.kind {
-            Some(NodeKind::Dir) => {
-                if acc != oflag::RDONLY || flags & oflag::CREAT != 0 {
+        let write = acc != oflag::RDONLY;
+        let handle = match (r.kind, r.name.as_deref()) {
+            (Some(NodeKind::Dir), _) => {
+                if write || flags & oflag::CREAT != 0 {
                     return Err(Errno::EISDIR);
                 }
                 Handle::Dir { guest: r.guest }
@@ -110,27 +133,12 @@ impl Vfs {
                     Errno::ENOTDIR
                 })
             }
-            Some(NodeKind::File) => {
+            (Some(NodeKind::File), Some(name)) => {
                 if flags & oflag::CREAT != 0 && flags & oflag::EXCL != 0 {
                     return Err(Errno::EEXIST);
                 }
-                let node = match self.cached(&r.host) {
-                    Some(n) => n,
-                    None => {
-                        let data = std::fs::read(&r.host).map_err(|e| Errno::from_io(&e))?;
-                        let n = Rc::new(RefCell::new(FileNode {
-                            guest: r.guest.clone(),
-                            host: r.host.clone(),
-                            data,
-                            dirty: false,
-                            unlinked: false,
-                            written: false,
-                        }));
-                        self.open.insert(r.host.clone(), n.clone());
-                        n
-                    }
-                };
-                if flags & oflag::TRUNC != 0 && acc != oflag::RDONLY {
+                let node = self.open_existing(&r.parent, name, &r.guest, write)?;
+                if flags & oflag::TRUNC != 0 && write {
                     let mut n = node.borrow_mut();
                     n.data.clear();
                     n.dirty = true;
@@ -138,26 +146,28 @@ impl Vfs {
                 }
                 Handle::File(node)
             }
-            Some(NodeKind::Symlink) => return Err(Errno::ELOOP),
-            Some(NodeKind::Other) => return Err(Errno::EACCES),
-            None => {
+            (Some(NodeKind::Symlink), _) => return Err(Errno::ELOOP),
+            (None, Some(name)) => {
                 if flags & oflag::CREAT == 0 {
                     return Err(Errno::ENOENT);
                 }
-                // Create it on the host now, so lookups by other calls see it.
-                std::fs::write(&r.host, b"").map_err(|e| Errno::from_io(&e))?;
-                set_mode(&r.host, mode & 0o7777 & !umask).map_err(|e| Errno::from_io(&e))?;
-                let n = Rc::new(RefCell::new(FileNode {
-                    guest: r.guest.clone(),
-                    host: r.host.clone(),
-                    data: Vec::new(),
-                    dirty: false,
-                    unlinked: false,
-                    written: true,
-                }));
-                self.open.insert(r.host.clone(), n.clone());
+                // open("name/", O_CREAT) names a directory that is not there.
+                if path.last() == Some(&b'/') {
+                    return Err(Errno::EISDIR);
+                }
+                self.reserve_host_file()?;
+                // Created on the host now, so lookups by other calls see it.
+                let f = host::create_file(&r.parent, name, mode & !umask).map_err(errno)?;
+                let key = host::key_of(&f).map_err(errno)?;
+                let mut n = FileNode::new(r.guest, key, f, true, Vec::new());
+                n.written = true;
+                n.descriptions = 1;
+                self.open_files += 1;
+                let n = Rc::new(RefCell::new(n));
+                self.nodes.insert(key, n.clone());
                 Handle::File(n)
             }
+            _ => return Err(Errno::EACCES),
         };
         Ok(OpenFile {
             handle,
@@ -166,26 +176,121 @@ impl Vfs {
         })
     }
 
-    /// Called after a descriptor's open file description went away: writes the file back
-    /// and forgets it when no descriptor refers to it any more.
-    pub fn release(&mut self, node: FileRef) -> Result<(), WriteBackError> {
-        let host = node.borrow().host.clone();
-        drop(node);
-        if let Some(n) = self.open.get(&host) {
-            if Rc::strong_count(n) == 1 {
-                let n = self.open.remove(&host).expect("present");
-                write_back(&mut n.borrow_mut())?;
-            }
+    fn reserve_host_file(&self) -> Result<(), Errno> {
+        if self.open_files >= MAX_OPEN_FILES {
+            return Err(Errno::ENFILE);
         }
+        Ok(())
+    }
+
+    /// Opens an existing regular file as one more open file description of its node.
+    fn open_existing(
+        &mut self,
+        dir: &Dir,
+        name: &Path,
+        guest: &[u8],
+        write: bool,
+    ) -> Result<FileRef, Errno> {
+        let f = host::open_file(dir, name, write).map_err(errno)?;
+        let key = host::key_of(&f).map_err(errno)?;
+        let Some(node) = self.nodes.get(&key).cloned() else {
+            self.reserve_host_file()?;
+            let data = host::read_all(&f).map_err(errno)?;
+            let mut n = FileNode::new(guest.to_vec(), key, f, write, data);
+            n.descriptions = 1;
+            self.open_files += 1;
+            let n = Rc::new(RefCell::new(n));
+            self.nodes.insert(key, n.clone());
+            return Ok(n);
+        };
+        {
+            let mut n = node.borrow_mut();
+            if n.host.is_none() {
+                self.reserve_host_file()?;
+                // Closed since: the host has its bytes.
+                n.data = host::read_all(&f).map_err(errno)?;
+                n.resident = true;
+                n.digest = None;
+                n.host = Some(f);
+                n.host_writable = write;
+                self.open_files += 1;
+            } else if write && !n.host_writable {
+                // The same file, now opened for writing: write back through this handle.
+                n.host = Some(f);
+                n.host_writable = true;
+            }
+            n.descriptions += 1;
+        }
+        Ok(node)
+    }
+
+    /// Called after an open file description went away: when it was the node's last, the
+    /// file is written back through its handle, the handle closed and the bytes dropped
+    /// (a node a running image wrote keeps its path and digest for its record).
+    pub fn release(&mut self, node: FileRef) -> Result<(), WriteBackError> {
+        let last = {
+            let mut n = node.borrow_mut();
+            n.descriptions = n.descriptions.saturating_sub(1);
+            n.descriptions == 0
+        };
+        if !last {
+            return Ok(());
+        }
+        let res = self.write_back(&mut node.borrow_mut());
+        let key = node.borrow().key;
+        if node.borrow_mut().host.take().is_some() {
+            self.open_files -= 1;
+        }
+        let known = self.nodes.get(&key).is_some_and(|k| Rc::ptr_eq(k, &node));
+        let holders = 1 + known as usize;
+        if Rc::strong_count(&node) == holders {
+            // Only the table and the caller hold it: nobody needs it any more.
+            if known {
+                self.nodes.remove(&key);
+            }
+            return res;
+        }
+        let mut n = node.borrow_mut();
+        n.digest = Some(n.sha256());
+        n.data = Vec::new();
+        n.resident = false;
+        res
+    }
+
+    /// Forgets `node` if nothing but the table refers to it any more (a running image's
+    /// record let go of it).
+    pub fn forget(&mut self, node: FileRef) {
+        let key = node.borrow().key;
+        let idle = node.borrow().descriptions == 0;
+        let known = self.nodes.get(&key).is_some_and(|k| Rc::ptr_eq(k, &node));
+        if idle && known && Rc::strong_count(&node) == 2 {
+            self.nodes.remove(&key);
+        }
+    }
+
+    fn write_back(&self, n: &mut FileNode) -> Result<(), WriteBackError> {
+        if !n.dirty || n.unlinked || !n.resident {
+            return Ok(());
+        }
+        let err = |source| WriteBackError {
+            guest: String::from_utf8_lossy(&n.guest).into_owned(),
+            root: self.root_path.clone(),
+            source,
+        };
+        let Some(f) = n.host.as_ref() else {
+            return Err(err(io::Error::other("no host handle for a modified file")));
+        };
+        host::write_all(f, &n.data).map_err(err)?;
+        n.dirty = false;
         Ok(())
     }
 
     /// Writes every modified open file back to the host (exit, execve, end of run).
     pub fn sync(&mut self) -> Result<(), WriteBackError> {
-        let mut nodes: Vec<&FileRef> = self.open.values().collect();
-        nodes.sort_by(|a, b| a.borrow().host.cmp(&b.borrow().host));
+        let mut nodes: Vec<&FileRef> = self.nodes.values().collect();
+        nodes.sort_by(|a, b| a.borrow().guest.cmp(&b.borrow().guest));
         for n in nodes {
-            write_back(&mut n.borrow_mut())?;
+            self.write_back(&mut n.borrow_mut())?;
         }
         Ok(())
     }
@@ -194,21 +299,29 @@ impl Vfs {
     /// open reads the host file again (a host program is about to run in the sandbox).
     pub fn forget_unused(&mut self) -> Result<(), WriteBackError> {
         self.sync()?;
-        self.open.retain(|_, n| Rc::strong_count(n) > 1);
+        self.nodes.retain(|_, n| n.borrow().descriptions > 0);
         Ok(())
+    }
+
+    /// The node of a known file at (`dir`, `name`), if any.
+    fn node_at(&self, dir: &Dir, name: &Path) -> Option<FileRef> {
+        let key = host::key_at(dir, name).ok()?;
+        self.nodes.get(&key).cloned()
     }
 
     /// unlink(2).
     pub fn unlink(&mut self, cwd: &[u8], path: &[u8]) -> Result<(), Errno> {
         let r = self.resolve(cwd, path, false)?;
-        match r.kind {
-            None => return Err(Errno::ENOENT),
-            Some(NodeKind::Dir) => return Err(Errno::EISDIR),
-            _ => {}
-        }
-        std::fs::remove_file(&r.host).map_err(|e| Errno::from_io(&e))?;
-        if let Some(n) = self.open.remove(&r.host) {
+        let name = match (r.kind, &r.name) {
+            (None, _) => return Err(Errno::ENOENT),
+            (Some(NodeKind::Dir), _) | (_, None) => return Err(Errno::EISDIR),
+            (_, Some(name)) => name,
+        };
+        let node = self.node_at(&r.parent, name);
+        r.parent.remove_file(name).map_err(errno)?;
+        if let Some(n) = node {
             n.borrow_mut().unlinked = true;
+            self.nodes.remove(&n.borrow().key);
         }
         Ok(())
     }
@@ -216,54 +329,79 @@ impl Vfs {
     /// mkdir(2).
     pub fn mkdir(&mut self, cwd: &[u8], path: &[u8], mode: u32, umask: u32) -> Result<(), Errno> {
         let r = self.resolve(cwd, path, false)?;
-        if r.kind.is_some() {
-            return Err(Errno::EEXIST);
+        match (r.kind, &r.name) {
+            (None, Some(name)) => host::create_dir(&r.parent, name, mode & !umask).map_err(errno),
+            _ => Err(Errno::EEXIST),
         }
-        std::fs::create_dir(&r.host).map_err(|e| Errno::from_io(&e))?;
-        set_mode(&r.host, mode & 0o7777 & !umask).map_err(|e| Errno::from_io(&e))
     }
 
     /// rmdir(2).
     pub fn rmdir(&mut self, cwd: &[u8], path: &[u8]) -> Result<(), Errno> {
         let r = self.resolve(cwd, path, false)?;
-        match r.kind {
-            None => Err(Errno::ENOENT),
-            Some(NodeKind::Dir) if r.guest == b"/" => Err(Errno::EPERM),
-            Some(NodeKind::Dir) => std::fs::remove_dir(&r.host).map_err(|e| Errno::from_io(&e)),
-            Some(_) => Err(Errno::ENOTDIR),
+        match (r.kind, &r.name) {
+            (None, _) => Err(Errno::ENOENT),
+            (Some(NodeKind::Dir), None) => Err(Errno::EPERM),
+            (Some(NodeKind::Dir), Some(name)) => r.parent.remove_dir(name).map_err(errno),
+            (Some(_), _) => Err(Errno::ENOTDIR),
         }
     }
 
-    /// rename(2), for regular files and directories inside the root.
+    /// rename(2), for regular files, links and directories inside the root. An open file
+    /// keeps its host handle, so it follows the rename (or, replaced, is never written back).
     pub fn rename(&mut self, cwd: &[u8], from: &[u8], to: &[u8]) -> Result<(), Errno> {
         let a = self.resolve(cwd, from, false)?;
         let b = self.resolve(cwd, to, false)?;
         if a.kind.is_none() {
             return Err(Errno::ENOENT);
         }
-        // Open files must land on the host first so the rename moves current contents.
-        if let Some(n) = self.open.get(&a.host) {
-            write_back(&mut n.borrow_mut()).map_err(|e| Errno::from_io(&e.source))?;
-        }
-        std::fs::rename(&a.host, &b.host).map_err(|e| Errno::from_io(&e))?;
-        if let Some(n) = self.open.remove(&a.host) {
-            {
-                let mut node = n.borrow_mut();
-                node.host = b.host.clone();
-                node.guest = b.guest.clone();
+        let (Some(an), Some(bn)) = (&a.name, &b.name) else {
+            return Err(Errno::EBUSY);
+        };
+        let moved = self.node_at(&a.parent, an);
+        let replaced = self.node_at(&b.parent, bn);
+        a.parent.rename(an, &b.parent, bn).map_err(errno)?;
+        if let Some(n) = replaced {
+            if !moved.as_ref().is_some_and(|m| Rc::ptr_eq(m, &n)) {
+                n.borrow_mut().unlinked = true;
+                self.nodes.remove(&n.borrow().key);
             }
-            self.open.insert(b.host, n);
+        }
+        if let Some(n) = moved {
+            n.borrow_mut().guest = b.guest.clone();
+        }
+        if a.kind == Some(NodeKind::Dir) {
+            // Files below a renamed directory are known by their new paths.
+            let mut prefix = a.guest.clone();
+            prefix.push(b'/');
+            for n in self.nodes.values() {
+                let mut n = n.borrow_mut();
+                if let Some(rest) = n.guest.strip_prefix(prefix.as_slice()) {
+                    let mut g = b.guest.clone();
+                    g.push(b'/');
+                    g.extend_from_slice(rest);
+                    n.guest = g;
+                }
+            }
         }
         Ok(())
     }
 
-    /// chmod(2).
+    /// chmod(2): only the permission bits reach the host.
     pub fn chmod(&mut self, cwd: &[u8], path: &[u8], mode: u32) -> Result<(), Errno> {
         let r = self.resolve(cwd, path, true)?;
-        if r.kind.is_none() {
-            return Err(Errno::ENOENT);
+        match (r.kind, &r.name) {
+            (None, _) => Err(Errno::ENOENT),
+            (_, None) => host::set_dir_mode(&r.parent, mode).map_err(errno),
+            (_, Some(name)) => host::set_mode_at(&r.parent, name, mode).map_err(errno),
         }
-        set_mode(&r.host, mode & 0o7777).map_err(|e| Errno::from_io(&e))
+    }
+
+    /// fchmod(2) on an open regular file, through its host handle.
+    pub fn fchmod(&mut self, node: &FileRef, mode: u32) -> Result<(), Errno> {
+        match node.borrow().host.as_ref() {
+            Some(f) => host::set_file_mode(f, mode).map_err(errno),
+            None => Err(Errno::EBADF),
+        }
     }
 
     /// access(2) for uid 0: read and write always succeed, execute needs some x bit.
@@ -275,99 +413,46 @@ impl Vfs {
         let Some(kind) = r.kind else {
             return Err(Errno::ENOENT);
         };
-        if mode & 1 != 0 && kind != NodeKind::Dir && host_mode(&r.host) & 0o111 == 0 {
-            return Err(Errno::EACCES);
+        if mode & 1 != 0 && kind != NodeKind::Dir {
+            let m = match &r.name {
+                Some(name) => host::mode_at(&r.parent, name),
+                None => host::dir_mode(&r.parent),
+            };
+            if m.map_err(errno)? & 0o111 == 0 {
+                return Err(Errno::EACCES);
+            }
         }
         Ok(())
     }
 
-    /// symlink(2): the link text is stored as given; it is resolved as a guest path.
+    /// symlink(2): the guest reads back the text it gave, and resolves it as a guest path;
+    /// the host keeps a text no host lookup can follow out of the root ([`host`]).
     pub fn symlink(&mut self, cwd: &[u8], target: &[u8], link: &[u8]) -> Result<(), Errno> {
-        let r = self.resolve(cwd, link, false)?;
-        if r.kind.is_some() {
-            return Err(Errno::EEXIST);
+        if target.is_empty() {
+            return Err(Errno::ENOENT);
         }
-        make_symlink(target, &r.host)
+        let r = self.resolve(cwd, link, false)?;
+        match (r.kind, &r.name) {
+            (None, Some(name)) => host::symlink(&r.parent, name, target).map_err(|e| {
+                if e.kind() == io::ErrorKind::Unsupported {
+                    Errno::EPERM
+                } else {
+                    errno(e)
+                }
+            }),
+            _ => Err(Errno::EEXIST),
+        }
     }
 
     /// readlink(2).
     pub fn readlink(&self, cwd: &[u8], path: &[u8]) -> Result<Vec<u8>, Errno> {
         let r = self.resolve(cwd, path, false)?;
-        if r.kind != Some(NodeKind::Symlink) {
-            return Err(if r.kind.is_none() {
-                Errno::ENOENT
-            } else {
-                Errno::EINVAL
-            });
+        match (r.kind, &r.name) {
+            (Some(NodeKind::Symlink), Some(name)) => {
+                host::read_link(&r.parent, name).map_err(errno)
+            }
+            (None, _) => Err(Errno::ENOENT),
+            _ => Err(Errno::EINVAL),
         }
-        let t = std::fs::read_link(&r.host).map_err(|e| Errno::from_io(&e))?;
-        Ok(path_bytes(&t))
-    }
-}
-
-fn write_back(n: &mut FileNode) -> Result<(), WriteBackError> {
-    if !n.dirty || n.unlinked {
-        return Ok(());
-    }
-    let err = |source| WriteBackError {
-        guest: String::from_utf8_lossy(&n.guest).into_owned(),
-        host: n.host.clone(),
-        source,
-    };
-    match std::fs::write(&n.host, &n.data) {
-        Ok(()) => {}
-        // The guest may have made its own file read-only (0555) after writing it.
-        Err(e) if e.kind() == io::ErrorKind::PermissionDenied => {
-            let mode = host_mode(&n.host);
-            set_mode(&n.host, mode | 0o200).map_err(err)?;
-            std::fs::write(&n.host, &n.data).map_err(err)?;
-            set_mode(&n.host, mode).map_err(err)?;
-        }
-        Err(e) => return Err(err(e)),
-    }
-    n.dirty = false;
-    Ok(())
-}
-
-#[cfg(unix)]
-fn set_mode(p: &Path, mode: u32) -> io::Result<()> {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode))
-}
-#[cfg(not(unix))]
-fn set_mode(_p: &Path, _mode: u32) -> io::Result<()> {
-    Ok(())
-}
-
-#[cfg(unix)]
-fn host_mode(p: &Path) -> u32 {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::metadata(p)
-        .map(|m| m.permissions().mode() & 0o7777)
-        .unwrap_or(0)
-}
-#[cfg(not(unix))]
-fn host_mode(_p: &Path) -> u32 {
-    0o755
-}
-
-#[cfg(unix)]
-fn make_symlink(target: &[u8], at: &Path) -> Result<(), Errno> {
-    std::os::unix::fs::symlink(path::host_component(target), at).map_err(|e| Errno::from_io(&e))
-}
-#[cfg(not(unix))]
-fn make_symlink(_target: &[u8], _at: &Path) -> Result<(), Errno> {
-    Err(Errno::EPERM)
-}
-
-fn path_bytes(p: &Path) -> Vec<u8> {
-    #[cfg(unix)]
-    {
-        use std::os::unix::ffi::OsStrExt;
-        p.as_os_str().as_bytes().to_vec()
-    }
-    #[cfg(not(unix))]
-    {
-        p.to_string_lossy().into_owned().into_bytes()
     }
 }

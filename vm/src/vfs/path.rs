@@ -1,13 +1,19 @@
-//! Guest path resolution confined to the sandbox root.
+//! Guest path resolution confined to the sandbox root, by directory handles.
 //!
-//! Every component is looked up on the host one at a time (`symlink_metadata`, which never
-//! follows a link), `..` is applied to the guest path, never to the host path, and symlink
-//! targets are re-resolved as guest paths (an absolute target starts again at the guest
-//! root). So no path, however it mixes `..`, absolute names and links, names a host file
-//! outside the root. The host path returned is built only from components checked this way.
+//! Every component is looked up under a handle of the directory before it (`fstatat`
+//! without following links), every directory walked through is opened with `O_NOFOLLOW`,
+//! `..` pops the guest path (and the handle stack), never the host's, and symlink targets
+//! are resolved again as guest paths (an absolute target starts again at the guest root).
+//! So no path, however it mixes `..`, absolute names and links, and whatever another
+//! process swaps in meanwhile, reaches a host file outside the root: a swapped component
+//! makes the lookup fail instead.
 
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 
+use cap_std::fs::Dir;
+
+use super::host;
 use crate::errno::Errno;
 
 /// Linux's limit on symlinks followed in one lookup.
@@ -16,12 +22,14 @@ const MAX_LINKS: usize = 40;
 pub const PATH_MAX: usize = 4096;
 
 /// A resolved guest path.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct Resolved {
     /// Normalised absolute guest path, e.g. `/x86/artifact/hex0`.
     pub guest: Vec<u8>,
-    /// The host path inside the root.
-    pub host: PathBuf,
+    /// The directory holding the last component (the root itself for `/`).
+    pub(crate) parent: Rc<Dir>,
+    /// The last component's host name (None for `/`).
+    pub(crate) name: Option<PathBuf>,
     /// What is there now (None: nothing; the parent exists and is a directory).
     pub kind: Option<NodeKind>,
 }
@@ -68,7 +76,8 @@ pub fn host_component(c: &[u8]) -> PathBuf {
     }
 }
 
-fn host_bytes(p: &Path) -> Vec<u8> {
+/// The bytes of a host path.
+pub fn host_bytes(p: &Path) -> Vec<u8> {
     #[cfg(unix)]
     {
         use std::os::unix::ffi::OsStrExt;
@@ -80,21 +89,40 @@ fn host_bytes(p: &Path) -> Vec<u8> {
     }
 }
 
-/// Resolves `path` (absolute, or relative to the guest directory `cwd`) inside `root`.
+fn kind_of(t: cap_std::fs::FileType) -> NodeKind {
+    if t.is_dir() {
+        NodeKind::Dir
+    } else if t.is_file() {
+        NodeKind::File
+    } else if t.is_symlink() {
+        NodeKind::Symlink
+    } else {
+        NodeKind::Other
+    }
+}
+
+/// Resolves `path` (absolute, or relative to the guest directory `cwd`) under `root`.
 /// With `follow_last` false a final symlink is returned as itself (unlink, lstat, readlink).
-pub fn resolve(root: &Path, cwd: &[u8], path: &[u8], follow_last: bool) -> Result<Resolved, Errno> {
+pub fn resolve(
+    root: &Rc<Dir>,
+    cwd: &[u8],
+    path: &[u8],
+    follow_last: bool,
+) -> Result<Resolved, Errno> {
     if path.is_empty() {
         return Err(Errno::ENOENT);
     }
     if path.len() >= PATH_MAX {
         return Err(Errno::ENAMETOOLONG);
     }
-    let mut done: Vec<Vec<u8>> = Vec::new();
-    if path[0] != b'/' {
-        done.extend(components(cwd).map(|c| c.to_vec()));
-    }
-    // Components still to walk, last one at the front of the Vec's end (a stack).
+    // Components still to walk, the next one at the end (a stack).
     let mut todo: Vec<Vec<u8>> = components(path).rev().map(|c| c.to_vec()).collect();
+    if path[0] != b'/' {
+        todo.extend(components(cwd).rev().map(|c| c.to_vec()));
+    }
+    let mut done: Vec<Vec<u8>> = Vec::new();
+    // dirs[i] is the handle of the directory join_guest(&done[..i]).
+    let mut dirs: Vec<Rc<Dir>> = vec![root.clone()];
     let mut links = 0;
     let mut kind = Some(NodeKind::Dir);
     while let Some(c) = todo.pop() {
@@ -109,44 +137,39 @@ pub fn resolve(root: &Path, cwd: &[u8], path: &[u8], follow_last: bool) -> Resul
             });
         }
         if c == b".." {
-            done.pop();
+            if done.pop().is_some() {
+                dirs.truncate(done.len() + 1);
+            }
             continue;
         }
-        let host = host_of(root, &done).join(host_component(&c));
-        let meta = match std::fs::symlink_metadata(&host) {
+        // The previous component was a directory, so its handle is open.
+        let dir = dirs[done.len()].clone();
+        let name = host_component(&c);
+        let meta = match dir.symlink_metadata(&name) {
             Ok(m) => Some(m),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
             Err(e) => return Err(Errno::from_io(&e)),
         };
         let last = todo.is_empty();
-        match meta {
-            None => kind = None,
-            Some(m) if m.file_type().is_symlink() && (!last || follow_last) => {
-                links += 1;
-                if links > MAX_LINKS {
-                    return Err(Errno::ELOOP);
-                }
-                let target = std::fs::read_link(&host).map_err(|e| Errno::from_io(&e))?;
-                let target = host_bytes(&target);
-                if target.first() == Some(&b'/') {
-                    done.clear();
-                }
-                todo.extend(components(&target).rev().map(|c| c.to_vec()));
-                kind = Some(NodeKind::Dir);
-                continue;
+        kind = meta.map(|m| kind_of(m.file_type()));
+        if kind == Some(NodeKind::Symlink) && (!last || follow_last) {
+            links += 1;
+            if links > MAX_LINKS {
+                return Err(Errno::ELOOP);
             }
-            Some(m) => {
-                let t = m.file_type();
-                kind = Some(if t.is_dir() {
-                    NodeKind::Dir
-                } else if t.is_file() {
-                    NodeKind::File
-                } else if t.is_symlink() {
-                    NodeKind::Symlink
-                } else {
-                    NodeKind::Other
-                });
+            let target = host::read_link(&dir, &name).map_err(|e| Errno::from_io(&e))?;
+            if target.first() == Some(&b'/') {
+                done.clear();
+                dirs.truncate(1);
             }
+            todo.extend(components(&target).rev().map(|c| c.to_vec()));
+            kind = Some(NodeKind::Dir);
+            continue;
+        }
+        if !last && kind == Some(NodeKind::Dir) {
+            let h = host::open_dir(&dir, &name).map_err(|e| Errno::from_io(&e))?;
+            dirs.truncate(done.len() + 1);
+            dirs.push(Rc::new(h));
         }
         done.push(c);
     }
@@ -154,19 +177,16 @@ pub fn resolve(root: &Path, cwd: &[u8], path: &[u8], follow_last: bool) -> Resul
     if path.last() == Some(&b'/') && kind.is_some() && kind != Some(NodeKind::Dir) {
         return Err(Errno::ENOTDIR);
     }
+    let (parent, name) = match done.last() {
+        None => (dirs[0].clone(), None),
+        Some(c) => (dirs[done.len() - 1].clone(), Some(host_component(c))),
+    };
     Ok(Resolved {
         guest: join_guest(&done),
-        host: host_of(root, &done),
+        parent,
+        name,
         kind,
     })
-}
-
-fn host_of(root: &Path, parts: &[Vec<u8>]) -> PathBuf {
-    let mut p = root.to_path_buf();
-    for c in parts {
-        p.push(host_component(c));
-    }
-    p
 }
 
 #[cfg(all(test, unix))]
@@ -174,87 +194,99 @@ mod tests {
     use super::*;
     use std::os::unix::fs::symlink;
 
-    fn sandbox() -> (tempdir::Dir, PathBuf) {
-        let d = tempdir::Dir::new();
-        let root = d.path().join("root");
-        std::fs::create_dir_all(root.join("a/b")).unwrap();
-        std::fs::write(root.join("a/file"), b"x").unwrap();
-        std::fs::write(d.path().join("secret"), b"host").unwrap();
-        (d, root)
+    struct Sandbox {
+        _tmp: tempfile::TempDir,
+        root: PathBuf,
+        dir: Rc<Dir>,
     }
 
-    /// A minimal temporary directory (std only), removed on drop.
-    mod tempdir {
-        pub struct Dir(std::path::PathBuf);
-        impl Dir {
-            pub fn new() -> Self {
-                use std::sync::atomic::{AtomicU32, Ordering};
-                static N: AtomicU32 = AtomicU32::new(0);
-                let p = std::env::temp_dir().join(format!(
-                    "vm-path-test-{}-{}",
-                    std::process::id(),
-                    N.fetch_add(1, Ordering::Relaxed)
-                ));
-                std::fs::create_dir_all(&p).unwrap();
-                Dir(p)
-            }
-            pub fn path(&self) -> &std::path::Path {
-                &self.0
-            }
+    fn sandbox() -> Sandbox {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().join("root");
+        std::fs::create_dir_all(root.join("a/b")).unwrap();
+        std::fs::write(root.join("a/file"), b"x").unwrap();
+        std::fs::write(tmp.path().join("secret"), b"host").unwrap();
+        let dir = Rc::new(host::open_root(&root).unwrap());
+        Sandbox {
+            _tmp: tmp,
+            root,
+            dir,
         }
-        impl Drop for Dir {
-            fn drop(&mut self) {
-                let _ = std::fs::remove_dir_all(&self.0);
-            }
-        }
+    }
+
+    fn res(
+        s: &Sandbox,
+        cwd: &[u8],
+        p: &[u8],
+        follow: bool,
+    ) -> Result<(Vec<u8>, Option<NodeKind>), Errno> {
+        resolve(&s.dir, cwd, p, follow).map(|r| (r.guest, r.kind))
     }
 
     #[test]
     fn dotdot_stops_at_the_root() {
-        let (_d, root) = sandbox();
-        let r = resolve(&root, b"/a/b", b"../../../../secret", true).unwrap();
-        assert_eq!(r.guest, b"/secret");
-        assert_eq!(r.host, root.join("secret"));
-        assert_eq!(r.kind, None);
+        let s = sandbox();
+        assert_eq!(
+            res(&s, b"/a/b", b"../../../../secret", true),
+            Ok((b"/secret".to_vec(), None))
+        );
     }
 
     #[test]
     fn absolute_symlink_is_rebased_on_the_root() {
-        let (d, root) = sandbox();
-        symlink(d.path().join("secret"), root.join("esc")).unwrap();
-        symlink("/a/file", root.join("ok")).unwrap();
-        symlink("../../secret", root.join("a/b/rel")).unwrap();
+        let s = sandbox();
+        let outside = s.root.parent().unwrap().join("secret");
+        symlink(&outside, s.root.join("esc")).unwrap();
+        symlink("/a/file", s.root.join("ok")).unwrap();
+        symlink("../../secret", s.root.join("a/b/rel")).unwrap();
         // The host-absolute target is read as a guest path, whose directories do not exist
         // inside the root.
-        assert_eq!(resolve(&root, b"/", b"/esc", true), Err(Errno::ENOENT));
-        std::fs::write(root.join("secret"), b"guest's own").unwrap();
-        symlink("/secret", root.join("abs")).unwrap();
-        let r = resolve(&root, b"/a", b"/abs", true).unwrap();
+        assert_eq!(res(&s, b"/", b"/esc", true), Err(Errno::ENOENT));
+        std::fs::write(s.root.join("secret"), b"guest's own").unwrap();
+        symlink("/secret", s.root.join("abs")).unwrap();
         assert_eq!(
-            (r.host, r.kind),
-            (root.join("secret"), Some(NodeKind::File))
+            res(&s, b"/a", b"/abs", true),
+            Ok((b"/secret".to_vec(), Some(NodeKind::File)))
         );
-        let r = resolve(&root, b"/", b"ok", true).unwrap();
         assert_eq!(
-            (r.guest.as_slice(), r.kind),
-            (&b"/a/file"[..], Some(NodeKind::File))
+            res(&s, b"/", b"ok", true),
+            Ok((b"/a/file".to_vec(), Some(NodeKind::File)))
         );
-        let r = resolve(&root, b"/", b"/a/b/rel", true).unwrap();
-        assert_eq!(r.guest, b"/secret");
-        assert!(r.host.starts_with(&root));
-        let r = resolve(&root, b"/", b"ok", false).unwrap();
-        assert_eq!(r.kind, Some(NodeKind::Symlink));
+        assert_eq!(
+            res(&s, b"/", b"/a/b/rel", true),
+            Ok((b"/secret".to_vec(), Some(NodeKind::File)))
+        );
+        assert_eq!(
+            res(&s, b"/", b"ok", false),
+            Ok((b"/ok".to_vec(), Some(NodeKind::Symlink)))
+        );
+    }
+
+    #[test]
+    fn the_parent_handle_is_the_directory_holding_the_name() {
+        let s = sandbox();
+        let r = resolve(&s.dir, b"/a/b", b"../file", true).unwrap();
+        assert_eq!(r.name.as_deref(), Some(Path::new("file")));
+        assert_eq!(
+            host::read_all(&r.parent.open(r.name.unwrap()).unwrap()).unwrap(),
+            b"x"
+        );
+        let r = resolve(&s.dir, b"/", b"/", true).unwrap();
+        assert_eq!(
+            (r.guest, r.name, r.kind),
+            (b"/".to_vec(), None, Some(NodeKind::Dir))
+        );
     }
 
     #[test]
     fn loops_and_bad_components_are_errors() {
-        let (_d, root) = sandbox();
-        symlink("l2", root.join("l1")).unwrap();
-        symlink("l1", root.join("l2")).unwrap();
-        assert_eq!(resolve(&root, b"/", b"l1", true), Err(Errno::ELOOP));
-        assert_eq!(resolve(&root, b"/", b"a/file/x", true), Err(Errno::ENOTDIR));
-        assert_eq!(resolve(&root, b"/", b"nope/x", true), Err(Errno::ENOENT));
-        assert_eq!(resolve(&root, b"/", b"", true), Err(Errno::ENOENT));
-        assert_eq!(resolve(&root, b"/", b"a/file/", true), Err(Errno::ENOTDIR));
+        let s = sandbox();
+        symlink("l2", s.root.join("l1")).unwrap();
+        symlink("l1", s.root.join("l2")).unwrap();
+        assert_eq!(res(&s, b"/", b"l1", true), Err(Errno::ELOOP));
+        assert_eq!(res(&s, b"/", b"a/file/x", true), Err(Errno::ENOTDIR));
+        assert_eq!(res(&s, b"/", b"nope/x", true), Err(Errno::ENOENT));
+        assert_eq!(res(&s, b"/", b"", true), Err(Errno::ENOENT));
+        assert_eq!(res(&s, b"/", b"a/file/", true), Err(Errno::ENOTDIR));
     }
 }

@@ -34,6 +34,8 @@ pub enum Op {
         when_negative: bool,
         skip: usize,
     },
+    /// exit() with the eax of operation `ret`, negated when `negate` (an errno).
+    ExitWith { ret: usize, negate: bool },
 }
 
 /// A NUL-terminated string argument.
@@ -66,8 +68,16 @@ pub const SCRATCH: u32 = 64 << 10;
 
 /// Assembles `ops`, run `repeat` times (0: forever), then `exit(0)`.
 pub fn script(ops: &[Op], repeat: u32) -> Vec<u8> {
+    script_with_prelude(&[], ops, repeat)
+}
+
+/// Assembles `prelude` (run once), then `looped` run `repeat` times (0: forever), then
+/// `exit(0)`. Operation indices ([`Arg::Ret`], [`Op::Skip`]) count over both lists.
+pub fn script_with_prelude(prelude: &[Op], looped: &[Op], repeat: u32) -> Vec<u8> {
+    let ops: Vec<Op> = prelude.iter().chain(looped).cloned().collect();
+    let first_looped = prelude.len();
     let mut blobs: Vec<Vec<u8>> = vec![vec![0; 4 * ops.len().max(1)], vec![0; 4]];
-    for op in ops {
+    for op in &ops {
         if let Op::Sys(_, args) = op {
             for a in args {
                 if let Arg::Bytes(b) = a {
@@ -82,11 +92,9 @@ pub fn script(ops: &[Op], repeat: u32) -> Vec<u8> {
     build_with_data(&refs, SCRATCH + 16, move |a, m| {
         let (results, counter) = (m[0], m[1]);
         let mut next_blob = 2;
-        let mut top = a.create_label();
         a.mov(dword_ptr(counter), repeat)?;
-        a.set_label(&mut top)?;
-        a.nop()?;
         let mut labels: Vec<CodeLabel> = (0..=ops.len()).map(|_| a.create_label()).collect();
+        let top = labels[first_looped];
         for (i, op) in ops.iter().enumerate() {
             a.set_label(&mut labels[i])?;
             match op {
@@ -119,6 +127,14 @@ pub fn script(ops: &[Op], repeat: u32) -> Vec<u8> {
                     } else {
                         a.jge(target)?;
                     }
+                }
+                Op::ExitWith { ret, negate } => {
+                    a.mov(ebx, dword_ptr(results + 4 * *ret as u32))?;
+                    if *negate {
+                        a.neg(ebx)?;
+                    }
+                    a.mov(eax, nr::EXIT)?;
+                    a.int(0x80)?;
                 }
             }
         }

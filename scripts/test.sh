@@ -13,3 +13,6 @@ if [ -z "${STAGE0_POSIX_TREE:-}" ] && [ -d stage0-posix/bootstrap-seeds ]; then
 fi
 echo "test.sh: STAGE0_POSIX_TREE=${STAGE0_POSIX_TREE:-<unset: upstream-tree tests will skip>}"
 cargo test --workspace --features stage0-testkit/unicorn
+# A short run of every cargo-fuzz target (ELF loader, block execution, syscall arguments):
+# a crash fails the tests. Longer runs: scripts/fuzz.sh SECONDS.
+bash scripts/fuzz.sh 20

@@ -48,6 +48,7 @@ fn finish(mut child: Child, outcome: &Path) -> Ended {
         let _ = e.read_to_string(&mut stderr);
     }
     let code = libc::WIFEXITED(status).then(|| libc::WEXITSTATUS(status));
+    eprintln!("runner peak RSS {} KiB", usage.ru_maxrss);
     let outcome = std::fs::read_to_string(outcome)
         .ok()
         .and_then(|t| serde_json::from_str(&t).ok())

@@ -13,3 +13,10 @@ if [ -z "${STAGE0_POSIX_TREE:-}" ] && [ -d stage0-posix/bootstrap-seeds ]; then
 fi
 echo "test.sh: STAGE0_POSIX_TREE=${STAGE0_POSIX_TREE:-<unset: upstream-tree tests will skip>}"
 cargo test --workspace --features stage0-testkit/unicorn
+# The report page in headless Chromium, driven by Playwright (tests/browser). Installed
+# here; skipped loudly only where Chromium or playwright-core cannot be installed.
+if bash scripts/install-browser-test-deps.sh; then
+    cargo test --workspace --features stage0-testkit/unicorn --test teach_page -- --ignored
+else
+    echo "test.sh: ######## SKIPPED the browser test: Chromium or playwright-core could not be installed ########"
+fi

@@ -15,4 +15,5 @@ pub mod run_cmd;
 pub mod seed_cmd;
 pub mod step_cmd;
 pub mod summary;
+pub mod teach;
 pub mod trace;

@@ -14,6 +14,7 @@ pub mod roles;
 pub mod run_cmd;
 pub mod seed_cmd;
 pub mod step_cmd;
+pub mod step_log;
 pub mod summary;
 pub mod teach;
 pub mod trace;

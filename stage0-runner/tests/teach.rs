@@ -159,6 +159,15 @@ fn step_keys_show_the_syscall_log_and_a_trace_of_the_last_step() {
         text.contains(&format!("{pid} exit(")),
         "no exit in the log:\n{text}"
     );
+    // copy1's byte-by-byte loop is folded, not dumped: 805 calls in a dozen lines.
+    assert!(
+        text.contains("more read(3, …)/write(4, …) cycles like these"),
+        "{text}"
+    );
+    assert!(
+        text.contains("what it did: copy1 reads input and writes a."),
+        "{text}"
+    );
     assert!(
         text.contains("instruction trace of `/bin/copy1 /src/input`"),
         "{text}"

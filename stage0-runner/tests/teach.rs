@@ -406,3 +406,41 @@ fn every_hand_written_program_of_a_finished_tree_has_a_fitting_source_map() {
     let last = map.line_at(map.len() - 1).unwrap();
     assert_eq!(last.file, "/x86/cc_x86.M1");
 }
+
+#[test]
+#[ignore = "needs $STAGE0_POSIX_TREE (a pristine stage0-posix checkout)"]
+fn seed_explain_tells_how_the_seed_turns_two_digits_into_a_byte() {
+    let tree = PathBuf::from(
+        std::env::var_os("STAGE0_POSIX_TREE").expect("$STAGE0_POSIX_TREE: a stage0-posix checkout"),
+    );
+    let o = Command::new(BIN)
+        .args(["seed", "explain"])
+        .arg(tree.join("bootstrap-seeds/POSIX/x86/hex0-seed"))
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    let out = String::from_utf8(o.stdout).unwrap();
+    assert!(
+        out.contains(
+            "0xa7   0x80480a7  F7 DF                neg edi                      hex0_x86.hex0:146"
+        ),
+        "{out}"
+    );
+    for para in [
+        "\nStart-up [hex0_x86.hex0 lines 64-81]\n",
+        "\nOne byte at a time [hex0_x86.hex0 lines 102-110]\n",
+        "\nComments: a counter that is zero outside them [hex0_x86.hex0 lines 93-128]\n",
+        "\nTwo hex digits become one byte [hex0_x86.hex0 lines 131-143]\n",
+        "\nneg: counting digits in a sign bit [hex0_x86.hex0 lines 146-153]\n",
+    ] {
+        assert!(out.contains(para), "no {para:?} in\n{out}");
+    }
+    let flat = out.replace('\n', " ");
+    assert!(flat.contains("jump to `dec esi` at 0x804806d"), "{out}");
+    assert!(
+        flat.contains(
+            "edi holds the output file descriptor (moved there from open()'s result at 0x8048068)"
+        ),
+        "{out}"
+    );
+}

@@ -250,3 +250,75 @@ fn the_page_works_in_headless_chromium() {
         assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n", "{shot}");
     }
 }
+
+fn explain(args: &[&std::ffi::OsStr]) -> (i32, String, String) {
+    let o = Command::new(BIN)
+        .args(["seed", "explain"])
+        .args(args)
+        .output()
+        .expect("starts");
+    (
+        o.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn seed_explain_tells_the_loops_and_links_each_instruction_to_its_source_line() {
+    let (sb, _) = teach_chain::tree("teach-explain");
+    let seed = sb.root.join("bootstrap-seeds/POSIX/x86/hex0-seed");
+    // Found beside the seed as in stage0-posix: x86/hex0_x86.hex0.
+    let (code, out, err) = explain(&[seed.as_os_str()]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.starts_with("commented source: "), "{out}");
+    let source = std::fs::read_to_string(sb.root.join("x86/hex0_x86.hex0")).unwrap();
+    let lines: Vec<&str> = source.lines().collect();
+    // Every instruction line names the source line that spells its bytes.
+    let code_lines: Vec<&str> = out
+        .lines()
+        .skip_while(|l| !l.starts_with("== Code"))
+        .skip(2)
+        .take_while(|l| !l.is_empty())
+        .collect();
+    assert!(code_lines.len() > 40, "{out}");
+    for l in &code_lines {
+        let at = l
+            .find("hex0_x86.hex0:")
+            .unwrap_or_else(|| panic!("no source in {l:?}"));
+        let n: usize = l[at + 14..]
+            .split_whitespace()
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
+        let bytes: String = l.split_whitespace().nth(2).unwrap().to_string();
+        assert!(
+            lines[n - 1].trim_start().starts_with(&bytes),
+            "{l:?} points at line {n}: {:?}",
+            lines[n - 1]
+        );
+    }
+    // The story of this program's loops: its one-byte read and its digit idiom; it keeps
+    // no comment counter and no sign bit, so those paragraphs are absent.
+    assert!(out.contains("== How it works =="), "{out}");
+    assert!(
+        out.contains("\nOne byte at a time [hex0_x86.hex0 lines "),
+        "{out}"
+    );
+    assert!(
+        out.contains("\nTwo hex digits become one byte [hex0_x86.hex0 lines "),
+        "{out}"
+    );
+    assert!(out.contains("`shl ebp,4`"), "{out}");
+    assert!(!out.contains("neg:"), "{out}");
+    assert!(!out.contains("Comments: a counter"), "{out}");
+    // A source that does not spell the file is refused when given.
+    let (code, _, err) = explain(&[
+        seed.as_os_str(),
+        "--source".as_ref(),
+        sb.root.join("x86/hello.hex0").as_os_str(),
+    ]);
+    assert_eq!(code, 2);
+    assert!(err.contains("not its source"), "{err}");
+}

@@ -7,13 +7,14 @@
 //                    [--search TEXT --expect-hits N] [--trace-step N]
 // --trace-step: the step whose trace to play (default: the first traced step); it must
 // read its input and write bytes within the recorded window, as the seed does.
+// --show-step N: also open step N alone and take 5-step.png of it.
 import { chromium } from 'playwright-core';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 
-const opt = { chromium: '/usr/bin/chromium', search: 'hex0', 'expect-hits': null, 'trace-step': null };
+const opt = { chromium: '/usr/bin/chromium', search: 'hex0', 'expect-hits': null, 'trace-step': null, 'show-step': null };
 for (let k = 2; k < process.argv.length; k += 2) opt[process.argv[k].replace(/^--/, '')] = process.argv[k + 1];
 if (!opt.page || !opt.shots) {
   console.error('usage: node page.test.mjs --page PAGE.html --shots DIR [--chromium PATH] [--search TEXT --expect-hits N]');
@@ -126,6 +127,18 @@ try {
     await next.click();
     check(await page.locator(`#${target}`).evaluate((el) => el.open), `the link opens ${target}`);
   }
+  if (opt['show-step']) {
+    await page.click('#collapse');
+    const step = page.locator(`#step-${opt['show-step']}`);
+    await step.locator(':scope > summary').click();
+    check(await step.evaluate((el) => el.open), `step ${opt['show-step']} opens`);
+    const folded = await step.locator('details.more:not([open])').count();
+    console.log(`note step ${opt['show-step']}: ${folded} folded file list(s)`);
+    await step.evaluate((el) => el.scrollIntoView());
+    await page.screenshot({ path: path.join(opt.shots, '5-step.png') });
+    await page.click('#collapse');
+  }
+
 } finally {
   await context.close();
   fs.rmSync(profile, { recursive: true, force: true });

@@ -414,6 +414,9 @@ fn step_html(
             n = k + 1
         );
     }
+    if let (Some(t), true) = (tree, first_run) {
+        s.push_str(&how_it_works(t, &x.exe));
+    }
     if let (Some(t), true, true) = (tree, trace::has_source_map(&x.exe), first_run) {
         let image = trace::Image {
             exe: &x.exe,
@@ -446,4 +449,32 @@ fn step_html(
     }
     s.push_str("</div></details>\n");
     s
+}
+
+/// Programs up to this size get the loop-level story of `seed explain` on their page.
+const STORY_MAX_BYTES: u64 = 4096;
+
+/// The story of a small program's loops, folded, or nothing.
+fn how_it_works(tree: &Path, exe: &str) -> String {
+    let path = crate::step_cmd::host_path(tree, exe);
+    let small = std::fs::metadata(&path).is_ok_and(|m| m.len() <= STORY_MAX_BYTES);
+    let Some(e) = small
+        .then(|| std::fs::read(&path).ok())
+        .flatten()
+        .and_then(|b| seed::explain::analyse(&b).ok())
+    else {
+        return String::new();
+    };
+    let paragraphs = seed::explain::story::story(&e);
+    if paragraphs.is_empty() {
+        return String::new();
+    }
+    let mut s = format!(
+        "<details class=\"how\"><summary>How this {}-byte program works (from its decoded code, as <code>seed explain</code> tells it)</summary>",
+        e.size
+    );
+    for p in paragraphs {
+        let _ = write!(s, "<p><b>{}.</b> {}</p>", esc(p.title), esc(&p.text));
+    }
+    s + "</details>"
 }

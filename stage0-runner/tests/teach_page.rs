@@ -60,7 +60,7 @@ fn page_data(html: &str) -> Value {
 
 #[test]
 fn the_page_tells_the_chain_by_stage_and_what_each_step_proves() {
-    let (sb, seed_bin) = teach_chain::tree("teach-page-story");
+    let (sb, seed_bin, _) = teach_chain::tree("teach-page-story");
     let (prov, html, _) = chain_page(&sb.root);
     assert_eq!(prov.processes.len(), 4);
     for banned in ["http:", "https:", "src=", "<link", "@import", "url("] {
@@ -87,15 +87,21 @@ fn the_page_tells_the_chain_by_stage_and_what_each_step_proves() {
         "hex0-seed assembles hex0_x86.hex0, the commented source of hex0 itself, into hex0"
     ));
     assert!(html.contains("hex0 assembles the hex0 text hello.hex0 into hello."));
-    // What step 2 proves: its output is the seed again, and the published answer.
+    // What step 3 proves: its output is the seed again, and the published answer.
     let step2 = &html[html.find("id=\"step-2\"").unwrap()..html.find("id=\"step-3\"").unwrap()];
+    let step3 = &html[html.find("id=\"step-3\"").unwrap()..html.find("id=\"step-4\"").unwrap()];
     assert!(
-        step2.contains("/x86/artifact/hex0-again is byte for byte the same file as /bootstrap-seeds/POSIX/x86/hex0-seed"),
-        "{step2}"
+        step3.contains("/x86/artifact/hex0-again is byte for byte the same file as /bootstrap-seeds/POSIX/x86/hex0-seed"),
+        "{step3}"
     );
     assert!(
-        step2.contains("has the SHA-256 published on line 2 of x86.answers"),
-        "{step2}"
+        step3.contains("has the SHA-256 published on line 2 of x86.answers"),
+        "{step3}"
+    );
+    // Its trace is in step 2, the first run of the same program.
+    assert!(
+        step3.contains("is in <a href=\"#step-2\">step 2</a>, its first run"),
+        "{step3}"
     );
     // Step 1's output runs in step 2: a link, and step 2 says where its program came from.
     let step1 = &html[html.find("id=\"step-1\"").unwrap()..html.find("id=\"step-2\"").unwrap()];
@@ -116,41 +122,25 @@ fn the_page_tells_the_chain_by_stage_and_what_each_step_proves() {
     );
 }
 
-#[test]
-fn the_recorded_trace_replays_like_the_step_trace_and_shows_the_output_growing() {
-    let (sb, seed_bin) = teach_chain::tree("teach-page-trace");
-    let (prov, html, _) = chain_page(&sb.root);
-    let data = page_data(&html);
-    let tr = &data["traces"]["1"];
-    let total = prov.processes[0].instructions;
-    let shown = tr["shown"].as_u64().unwrap();
-    assert_eq!(shown, total.min(stage0_runner::teach::recording::WINDOW));
-    assert_eq!(tr["total"].as_u64(), Some(total));
-    // hex0 (step 2) is traced too; hello (step 4) was built from hex, not hand-written.
-    assert!(data["traces"]["2"].is_object());
-    assert!(data["traces"]["4"].is_null());
-    // The independent replay of `step --trace-insns` executes the same instructions.
-    let p0 = &prov.processes[0];
+/// Checks trace `tr` of process `p` against an independent replay (`step --trace-insns`):
+/// same instructions, same register values, every one with a source line; returns the
+/// bytes the window wrote to files, in order.
+fn check_replay(tree: &Path, p: &stage0_runner::provenance::Process, tr: &Value) -> Vec<u8> {
+    let (start, shown) = (tr["start"].as_u64().unwrap(), tr["shown"].as_u64().unwrap());
     let image = trace::Image {
-        exe: &p0.exe,
-        argv: &p0.argv,
-        env: &p0.env,
-        cwd: &p0.cwd,
+        exe: &p.exe,
+        argv: &p.argv,
+        env: &p.env,
+        cwd: &p.cwd,
     };
-    let (insns, _) =
-        trace::trace_image(&sb.root, &image, trace::Window { from: 0, to: shown }).unwrap();
+    let window = trace::Window {
+        from: start,
+        to: start + shown,
+    };
+    let (insns, _) = trace::trace_image(tree, &image, window).unwrap();
     let table = tr["insns"].as_array().unwrap();
     let order = tr["order"].as_array().unwrap();
     assert_eq!(insns.len(), order.len());
-    for (k, (i, o)) in insns.iter().zip(order).enumerate() {
-        let row = &table[o.as_u64().unwrap() as usize];
-        assert_eq!(row[0].as_u64(), Some(i.eip as u64), "instruction {k}");
-        assert!(
-            row[4].as_u64().unwrap() > 0,
-            "instruction {k} has no source line"
-        );
-    }
-    // Registers rebuilt from the page's changes match the replay's changes.
     let changes: Vec<&str> = tr["changes"].as_str().unwrap().split(';').collect();
     let mut regs: Vec<u32> = tr["regs0"]
         .as_array()
@@ -158,7 +148,13 @@ fn the_recorded_trace_replays_like_the_step_trace_and_shows_the_output_growing()
         .iter()
         .map(|v| v.as_u64().unwrap() as u32)
         .collect();
-    for (k, i) in insns.iter().enumerate() {
+    for (k, (i, o)) in insns.iter().zip(order).enumerate() {
+        let row = &table[o.as_u64().unwrap() as usize];
+        assert_eq!(row[0].as_u64(), Some(i.eip as u64), "instruction {k}");
+        assert!(
+            row[4].as_u64().unwrap() > 0,
+            "instruction {k} has no source line"
+        );
         for c in changes[k].split(',').filter(|c| !c.is_empty()) {
             let (r, v) = c.split_once('=').unwrap();
             let r: usize = r.parse().unwrap();
@@ -180,17 +176,31 @@ fn the_recorded_trace_replays_like_the_step_trace_and_shows_the_output_growing()
             assert_eq!(regs[r], v, "{name} after instruction {k}");
         }
     }
-    // The writes recorded are the seed's first bytes, in order: the output growing.
-    let written: Vec<u8> = tr["io"]
+    tr["io"]
         .as_array()
         .unwrap()
         .iter()
-        .filter(|e| e[1] == "w")
+        .filter(|e| e[1] == "w" && e[2].as_u64() > Some(2))
         .flat_map(|e| {
             let h = e[4].as_str().unwrap();
             (0..h.len() / 2).map(move |k| u8::from_str_radix(&h[2 * k..2 * k + 2], 16).unwrap())
         })
-        .collect();
+        .collect()
+}
+
+#[test]
+fn the_recorded_traces_replay_like_the_step_trace_and_show_the_output_growing() {
+    let (sb, seed_bin, hello) = teach_chain::tree("teach-page-trace");
+    let (prov, html, _) = chain_page(&sb.root);
+    let data = page_data(&html);
+    let window = stage0_runner::teach::recording::WINDOW;
+    // The seed writes within its first instructions: the window starts at the entry.
+    let tr = &data["traces"]["1"];
+    let total = prov.processes[0].instructions;
+    assert_eq!(tr["start"].as_u64(), Some(0));
+    assert_eq!(tr["shown"].as_u64(), Some(total.min(window)));
+    assert_eq!(tr["total"].as_u64(), Some(total));
+    let written = check_replay(&sb.root, &prov.processes[0], tr);
     assert!(
         written.len() >= 16,
         "only {} bytes written in the window",
@@ -198,11 +208,32 @@ fn the_recorded_trace_replays_like_the_step_trace_and_shows_the_output_growing()
     );
     assert_eq!(written, seed_bin[..written.len()]);
     // Block narration comes from the comment above each label of the source.
-    assert!(table.iter().any(|r| r[6] == "digit"
-        && r[7]
-            .as_str()
-            .unwrap()
-            .starts_with("Shift the digit in below the sentinel")));
+    assert!(tr["insns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|r| r[6] == "digit"
+            && r[7]
+                .as_str()
+                .unwrap()
+                .starts_with("Shift the digit in below the sentinel")));
+    // hex0 reads 300 comment lines before its first byte out: the window moves there and
+    // keeps the open input as context from before it.
+    let tr = &data["traces"]["2"];
+    let start = tr["start"].as_u64().unwrap();
+    assert!(start > 0, "the window did not move");
+    let io = tr["io"].as_array().unwrap();
+    let first_write = io.iter().find(|e| e[1] == "w").unwrap();
+    assert_eq!(first_write[0].as_u64(), Some(window / 5), "{first_write}");
+    assert!(io
+        .iter()
+        .any(|e| e[1] == "o" && e[4] == "/x86/hello.hex0" && e[6] == 1));
+    let written = check_replay(&sb.root, &prov.processes[1], tr);
+    assert_eq!(written, hello[..written.len()]);
+    assert!(!written.is_empty());
+    // Later runs of hex0 and the program built from hex are not traced.
+    assert!(data["traces"]["3"].is_null());
+    assert!(data["traces"]["4"].is_null());
 }
 
 /// Chromium and playwright-core (tests/browser/node_modules), as scripts/test.sh installs them.
@@ -219,7 +250,7 @@ fn the_page_works_in_headless_chromium() {
     let (chromium, dir) = browser().expect(
         "no /usr/bin/chromium or tests/browser/node_modules/playwright-core: run scripts/test.sh",
     );
-    let (sb, _) = teach_chain::tree("teach-page-browser");
+    let (sb, _, _) = teach_chain::tree("teach-page-browser");
     let (_, _, html) = chain_page(&sb.root);
     let shots = Path::new(env!("CARGO_TARGET_TMPDIR")).join("teach-page-shots");
     let o = Command::new("node")
@@ -266,7 +297,7 @@ fn explain(args: &[&std::ffi::OsStr]) -> (i32, String, String) {
 
 #[test]
 fn seed_explain_tells_the_loops_and_links_each_instruction_to_its_source_line() {
-    let (sb, _) = teach_chain::tree("teach-explain");
+    let (sb, _, _) = teach_chain::tree("teach-explain");
     let seed = sb.root.join("bootstrap-seeds/POSIX/x86/hex0-seed");
     // Found beside the seed as in stage0-posix: x86/hex0_x86.hex0.
     let (code, out, err) = explain(&[seed.as_os_str()]);

@@ -433,10 +433,14 @@ fn step_html(
                     s,
                     "<div class=\"tt\" data-step=\"{n}\"><button class=\"ttopen\">Time travel: step through {what} of its {total} instructions</button></div>",
                     n = i + 1,
-                    what = if shown >= x.instructions {
-                        "all".to_string()
-                    } else {
-                        format!("the first {}", commas(shown))
+                    what = match v["start"].as_u64().unwrap_or(0) {
+                        _ if shown >= x.instructions => "all".to_string(),
+                        0 => format!("the first {}", commas(shown)),
+                        from => format!(
+                            "{} (from no. {}, just before its first byte out)",
+                            commas(shown),
+                            commas(from)
+                        ),
                     },
                     total = commas(x.instructions)
                 );

@@ -1,9 +1,9 @@
 //! Recorded instruction traces for the page's time travel.
 //!
 //! A hand-written program is re-run from its entry one instruction at a time (the same
-//! read-only replay as `step`'s trace, [`crate::trace`]) and its first [`WINDOW`]
-//! instructions are kept in a compact form the page's script replays: a table of the
-//! distinct instructions executed (address, bytes, text, source line, block, note), then
+//! read-only replay as `step`'s trace, [`crate::trace`]) and [`WINDOW`] of its
+//! instructions (from the entry, or from just before its first write) are kept in a
+//! compact form the page's script replays: a table of the distinct instructions executed (address, bytes, text, source line, block, note), then
 //! per executed instruction its table index and the registers and flags it changed, plus
 //! every read, write and open with the bytes moved. The page rebuilds any instant by
 //! replaying changes from the start, so nothing is stored twice.
@@ -98,12 +98,156 @@ struct Insn {
     note: String,
 }
 
-/// Records the first [`WINDOW`] instructions of a program image and returns the page's
-/// JSON for it, or why there is none.
+/// How far to look for a program's first write to a file when moving the window there.
+const SEEK_MAX: u64 = 200_000_000;
+
+/// Instructions kept before the first write when the window moves to it.
+const LEAD: u64 = WINDOW / 5;
+
+/// The reads, writes and opens of the replay, as the page's io events.
+#[derive(Default)]
+struct Io {
+    events: Vec<Value>,
+    fd_paths: BTreeMap<u32, String>,
+    /// Guest path → (first, end) byte offsets read during the window.
+    spans: BTreeMap<String, (usize, usize)>,
+}
+
+impl Io {
+    fn span(&mut self, fd: u32, from: usize, end: usize) {
+        if let Some(p) = self.fd_paths.get(&fd) {
+            let s = self.spans.entry(p.clone()).or_insert((from, end));
+            *s = (s.0.min(from), s.1.max(end));
+        }
+    }
+}
+
+fn hexs(d: &[u8]) -> String {
+    d.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// Serves the syscall the tracee stopped at and records it as instruction `k`'s event;
+/// returns why the replay ends, if it does.
+fn serve(t: &mut Tracee, tree: &Path, cwd: &str, k: u64, io: &mut Io) -> Option<String> {
+    let [nr, ebx, ecx, edx] = [reg::EAX, reg::EBX, reg::ECX, reg::EDX].map(|r| t.cpu.regs[r]);
+    let before = t
+        .files
+        .get(ebx as usize)
+        .and_then(|f| f.as_ref())
+        .map_or(0, |f| f.pos);
+    let path = (nr == 5)
+        .then(|| t.mem.read_cstr(ebx, 4096).ok())
+        .flatten()
+        .map(|p| String::from_utf8_lossy(&p).into_owned());
+    let mut out_bytes = vec![0; edx.min(IO_BYTES as u32) as usize];
+    if nr == 4 && t.mem.read_bytes(ecx, &mut out_bytes).is_err() {
+        out_bytes.clear();
+    }
+    let end = match t.syscall(tree) {
+        After::End(n) => Some(n),
+        After::Continue => None,
+    };
+    let ret = t.cpu.regs[reg::EAX] as i32;
+    match (nr, ret) {
+        (3, n) if n >= 0 => {
+            let mut d = vec![0; (n as usize).min(IO_BYTES)];
+            let _ = t.mem.read_bytes(ecx, &mut d);
+            io.span(ebx, before, before + n as usize);
+            io.events.push(json!([k, "r", ebx, before, hexs(&d), n]));
+        }
+        (4, n) if n > 0 => {
+            let kept = &out_bytes[..(n as usize).min(out_bytes.len())];
+            io.events.push(json!([k, "w", ebx, before, hexs(kept), n]));
+        }
+        (5, fd) if fd >= 0 => {
+            let p = crate::step_cmd::guest_path(cwd, path.as_deref().unwrap_or(""));
+            io.fd_paths.insert(fd as u32, p.clone());
+            io.events.push(json!([k, "o", fd, 0, p, 0]));
+        }
+        (19, p) if p >= 0 => io.events.push(json!([k, "s", ebx, p, "", 0])),
+        _ => {}
+    }
+    end
+}
+
+/// The instruction number of the program's first write to a file (not stdout or stderr),
+/// if it comes within [`SEEK_MAX`] instructions.
+fn first_write(tree: &Path, image: &Image<'_>) -> Option<u64> {
+    let (mut t, _) = Tracee::start(tree, image).ok()?;
+    loop {
+        let left = SEEK_MAX.saturating_sub(t.cpu.insns_retired());
+        if left == 0 {
+            return None;
+        }
+        match t.cpu.run(&mut t.mem, left) {
+            Stop::Syscall => {
+                let [nr, fd] = [reg::EAX, reg::EBX].map(|r| t.cpu.regs[r]);
+                if nr == 4 && fd > 2 {
+                    return Some(t.cpu.insns_retired() - 1);
+                }
+                if let After::End(_) = t.syscall(tree) {
+                    return None;
+                }
+            }
+            _ => return None,
+        }
+    }
+}
+
+/// Records [`WINDOW`] instructions of a program image and returns the page's JSON for it,
+/// or why there is none. The window starts at the entry, or [`LEAD`] instructions before
+/// the first write to a file when that comes later (two-pass assemblers such as hex1 read
+/// their whole input once before writing a byte): then the replay runs unrecorded up to
+/// the window and keeps the files opened and the last byte read as its starting context.
 pub fn record(tree: &Path, image: &Image<'_>) -> Result<Value, String> {
     let map = trace::source_map(tree, image.exe)?;
+    let start = match first_write(tree, image) {
+        Some(w) if w >= WINDOW => w - LEAD,
+        _ => 0,
+    };
     let (mut t, bytes) = Tracee::start(tree, image)?;
     let base = trace::load_base(&bytes).ok_or("no PT_LOAD maps the start of the file")?;
+    let mut io = Io::default();
+    let mut note = None;
+    while t.cpu.insns_retired() < start && note.is_none() {
+        match t.cpu.run(&mut t.mem, start - t.cpu.insns_retired()) {
+            Stop::InsnLimit => {}
+            Stop::Syscall => note = serve(&mut t, tree, image.cwd, 0, &mut io),
+            Stop::Fault(f) => note = Some(format!("the program faulted at {:#010x}", f.eip)),
+        }
+    }
+    if note.is_some() {
+        return Err(format!("the replay ended before instruction {start}"));
+    }
+    // Context from before the window: every open, and the last read of each descriptor,
+    // marked as earlier (7th field) so the page does not show them as happening now.
+    let mut last_read: BTreeMap<u64, Value> = BTreeMap::new();
+    let mut context = Vec::new();
+    for e in std::mem::take(&mut io.events) {
+        match e[1].as_str() {
+            Some("o") => context.push(e),
+            Some("r") => {
+                last_read.insert(e[2].as_u64().unwrap_or(0), e);
+            }
+            _ => {}
+        }
+    }
+    io.spans.clear();
+    for mut e in context.into_iter().chain(last_read.into_values()) {
+        if e[1] == "r" {
+            let (from, n) = (e[3].as_u64().unwrap_or(0), e[5].as_u64().unwrap_or(0));
+            io.span(
+                e[2].as_u64().unwrap_or(0) as u32,
+                from as usize,
+                (from + n) as usize,
+            );
+        }
+        e[0] = json!(0);
+        if let Some(a) = e.as_array_mut() {
+            a.push(json!(1));
+        }
+        io.events.push(e);
+    }
     // Per-address notes from `seed explain` when the file is small enough to decode.
     let notes: BTreeMap<u32, String> = seed::explain::analyse(&bytes)
         .map(|e| {
@@ -119,10 +263,6 @@ pub fn record(tree: &Path, image: &Image<'_>) -> Result<Value, String> {
     let mut index_of: BTreeMap<u32, usize> = BTreeMap::new();
     let mut order: Vec<usize> = Vec::new();
     let mut changes = String::new();
-    let mut io: Vec<Value> = Vec::new();
-    let mut fd_paths: BTreeMap<u32, String> = BTreeMap::new();
-    let mut read_end: BTreeMap<String, usize> = BTreeMap::new();
-    let mut note = None;
     for k in 0..WINDOW {
         let (regs, flags, eip) = (t.cpu.regs, t.cpu.eflags(), t.cpu.eip);
         let idx = *index_of.entry(eip).or_insert_with(|| {
@@ -144,54 +284,9 @@ pub fn record(tree: &Path, image: &Image<'_>) -> Result<Value, String> {
         let stop = t.cpu.run(&mut t.mem, 1);
         let mut ended = false;
         if let Stop::Syscall = stop {
-            let [nr, ebx, ecx, _] = [reg::EAX, reg::EBX, reg::ECX, reg::EDX].map(|r| t.cpu.regs[r]);
-            let pos = |t: &Tracee, fd: u32| {
-                t.files
-                    .get(fd as usize)
-                    .and_then(|f| f.as_ref())
-                    .map_or(0, |f| f.pos)
-            };
-            let before = pos(&t, ebx);
-            let path = (nr == 5)
-                .then(|| t.mem.read_cstr(ebx, 4096).ok())
-                .flatten()
-                .map(|p| String::from_utf8_lossy(&p).into_owned());
-            let out_bytes = if nr == 4 {
-                let mut d = vec![0; t.cpu.regs[reg::EDX].min(IO_BYTES as u32) as usize];
-                t.mem.read_bytes(ecx, &mut d).ok().map(|_| d)
-            } else {
-                None
-            };
-            if let After::End(n) = t.syscall(tree) {
+            if let Some(n) = serve(&mut t, tree, image.cwd, k, &mut io) {
                 note = Some(n);
                 ended = true;
-            }
-            let ret = t.cpu.regs[reg::EAX] as i32;
-            let hexs = |d: &[u8]| d.iter().map(|x| format!("{x:02x}")).collect::<String>();
-            match (nr, ret) {
-                (3, n) if n > 0 => {
-                    let mut d = vec![0; n as usize];
-                    let _ = t.mem.read_bytes(ecx, &mut d);
-                    if let Some(p) = fd_paths.get(&ebx) {
-                        let end = read_end.entry(p.clone()).or_default();
-                        *end = (*end).max(before + d.len());
-                    }
-                    let kept = &d[..d.len().min(IO_BYTES)];
-                    io.push(json!([k, "r", ebx, before, hexs(kept), n]));
-                }
-                (3, _) => io.push(json!([k, "r", ebx, before, "", 0])),
-                (4, n) if n > 0 => {
-                    let d = out_bytes.unwrap_or_default();
-                    let kept = &d[..(n as usize).min(d.len()).min(IO_BYTES)];
-                    io.push(json!([k, "w", ebx, before, hexs(kept), n]));
-                }
-                (5, fd) if fd >= 0 => {
-                    let p = crate::step_cmd::guest_path(image.cwd, path.as_deref().unwrap_or(""));
-                    fd_paths.insert(fd as u32, p.clone());
-                    io.push(json!([k, "o", fd, 0, p, 0]));
-                }
-                (19, p) if p >= 0 => io.push(json!([k, "s", ebx, p, "", 0])),
-                _ => {}
             }
         }
         if let Stop::Fault(f) = stop {
@@ -220,6 +315,7 @@ pub fn record(tree: &Path, image: &Image<'_>) -> Result<Value, String> {
         }
     }
     Ok(json!({
+        "start": start,
         "shown": order.len(),
         "note": note,
         "regs0": regs0,
@@ -229,9 +325,9 @@ pub fn record(tree: &Path, image: &Image<'_>) -> Result<Value, String> {
         "insns": insn_table(&table, &map),
         "order": order,
         "changes": changes,
-        "io": io,
-        "fds": fd_paths,
-        "inputs": inputs(tree, &read_end),
+        "io": io.events,
+        "fds": io.fd_paths,
+        "inputs": inputs(tree, &io.spans),
         "source": source_context(&table, &map),
         "files": map.files.iter().map(|f| f.name.clone()).collect::<Vec<_>>(),
     }))
@@ -298,16 +394,17 @@ fn source_context(table: &[Insn], map: &SourceMap) -> Value {
         .collect::<BTreeMap<_, _>>())
 }
 
-/// The start of every input file the window read: {path: text up to a little past the
-/// last byte read, one character per byte (Latin-1)}.
-fn inputs(tree: &Path, read_end: &BTreeMap<String, usize>) -> Value {
+/// The part of every input file the window read: {path: [first offset, text]}, from the
+/// first byte read to a little past the last, at most [`INPUT_MAX`] bytes, one character
+/// per byte (Latin-1) so the page indexes the text by file offset.
+fn inputs(tree: &Path, spans: &BTreeMap<String, (usize, usize)>) -> Value {
     let mut out = serde_json::Map::new();
-    for (p, end) in read_end {
+    for (p, &(from, end)) in spans {
         if let Ok(d) = std::fs::read(crate::step_cmd::host_path(tree, p)) {
-            let cut = (end + INPUT_TAIL).min(INPUT_MAX).min(d.len());
-            // One character per byte, so the page indexes the text by file offset.
-            let text: String = d[..cut].iter().map(|&b| b as char).collect();
-            out.insert(p.clone(), json!(text));
+            let lo = from.saturating_sub(INPUT_TAIL).min(d.len());
+            let hi = (end + INPUT_TAIL).min(lo + INPUT_MAX).min(d.len());
+            let text: String = d[lo..hi].iter().map(|&b| b as char).collect();
+            out.insert(p.clone(), json!([lo, text]));
         }
     }
     Value::Object(out)

@@ -1,7 +1,8 @@
 //! A small bootstrap chain the tests write themselves (CI has no upstream sources): a
 //! hex0 assembler of our own, written out as commented hex0 text the way stage0's seeds
 //! are, its "seed" binary made from that text by the Rust hex0 tool, and a chain that has
-//! the seed rebuild itself, the rebuilt tool rebuild itself again, and build a program.
+//! the seed rebuild itself, the rebuilt tool build a program and rebuild itself again, and
+//! the program run.
 //!
 //! The program is not stage0's hex0: it keeps the two digits of a byte in ebp above a
 //! sentinel bit (1 → 0x1d → 0x1dd: the bit reaching 0x100 says both digits are in) and
@@ -204,9 +205,15 @@ fn render(code: &[u8], comments: &[&str], labels: &[(usize, &str, &str)]) -> Str
     s
 }
 
-/// A hex0 text that spells `bytes`, 16 to a line.
+/// A hex0 text that spells `bytes`, 16 to a line, after a long comment (so a two-pass-like
+/// wait precedes the first byte written: the page's trace window has to move there).
 pub fn as_hex0(bytes: &[u8], title: &str) -> String {
     let mut s = format!("# {title}\n");
+    for k in 0..300 {
+        s.push_str(&format!(
+            "# {k:>3}: a comment line the assembler reads and drops, byte by byte.\n"
+        ));
+    }
     for chunk in bytes.chunks(16) {
         s.push_str(&hex(chunk));
         s.push('\n');
@@ -215,8 +222,9 @@ pub fn as_hex0(bytes: &[u8], title: &str) -> String {
 }
 
 /// The tree: the seed made from the source by the Rust hex0 tool, the source, a program
-/// to build, the chain script and the answers. Returns the sandbox and the seed's bytes.
-pub fn tree(name: &str) -> (Sandbox, Vec<u8>) {
+/// to build, the chain script and the answers. Returns the sandbox, the seed's bytes and
+/// the program's.
+pub fn tree(name: &str) -> (Sandbox, Vec<u8>, Vec<u8>) {
     let sb = Sandbox::new(name);
     let source = mini_hex0_source();
     let seed_bin = seed::hex0::assemble(&seed::Source::new(
@@ -235,8 +243,8 @@ pub fn tree(name: &str) -> (Sandbox, Vec<u8>) {
     sb.put(
         "chain.kaem",
         b"./bootstrap-seeds/POSIX/x86/hex0-seed ./x86/hex0_x86.hex0 ./x86/artifact/hex0\n\
-./x86/artifact/hex0 ./x86/hex0_x86.hex0 ./x86/artifact/hex0-again\n\
 ./x86/artifact/hex0 ./x86/hello.hex0 ./x86/artifact/hello\n\
+./x86/artifact/hex0 ./x86/hex0_x86.hex0 ./x86/artifact/hex0-again\n\
 ./x86/artifact/hello\n",
     );
     let sha = vm::record::sha256_hex;
@@ -249,5 +257,5 @@ pub fn tree(name: &str) -> (Sandbox, Vec<u8>) {
         )
         .as_bytes(),
     );
-    (sb, seed_bin)
+    (sb, seed_bin, hello)
 }

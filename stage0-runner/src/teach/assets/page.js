@@ -92,7 +92,8 @@
   // ---- Time travel ----
   // A trace: insns[k] = [eip, bytes, text, file, line, blockLine, label, story, note];
   // order[t] = insns index of instruction t; changes: ';'-separated per instruction,
-  // ',' between "reg=hex" (reg 8 = eflags); io = [t, kind, fd, offset, data, count].
+  // ',' between "reg=hex" (reg 8 = eflags); io = [t, kind, fd, offset, data, count,
+// before-the-window flag]; inputs[path] = [offset of the text, text].
   function Player(box, tr) {
     this.box = box; this.tr = tr;
     var ch = tr.changes.split(';');
@@ -155,7 +156,9 @@
   };
   Player.prototype.windowNote = function () {
     var tr = this.tr, n = tr.order.length;
-    var s = n < tr.total ? 'Recorded: the first ' + n + ' of ' + tr.total + ' instructions (the rest repeats the same loops).' : 'Recorded: all ' + n + ' instructions.';
+    var s = n >= tr.total ? 'Recorded: all ' + n + ' instructions.'
+      : tr.start ? 'Recorded: ' + n + ' of ' + tr.total + ' instructions, from no. ' + tr.start + ', a little before the first byte written (until then the program only reads its input and computes; the files it opened and the last byte it read are shown as they were).'
+      : 'Recorded: the first ' + n + ' of ' + tr.total + ' instructions (the rest repeats the same loops).';
     if (tr.note) s += ' The replay ends where ' + tr.note + '.';
     return s;
   };
@@ -182,7 +185,7 @@
     var tr = this.tr, ins = tr.insns[tr.order[t]];
     var before = this.stateAt(t), after = before.slice();
     this.apply(after, t);
-    $('.pos', this.root).textContent = 'instruction ' + t + ' of ' + n + (n < tr.total ? ' (run: ' + tr.total + ')' : '');
+    $('.pos', this.root).textContent = 'instruction ' + t + ' of ' + n + (tr.start ? ' (no. ' + (tr.start + t) + ' of the run\'s ' + tr.total + ')' : n < tr.total ? ' (run: ' + tr.total + ')' : '');
     // Source listing around the current line.
     var file = ins[3], line = ins[4], src = tr.source[file] || {}, rows = [];
     for (var l = line - 5; l <= line + 5; l++) {
@@ -221,13 +224,14 @@
         var bytes = e[4].match(/../g) || [];
         for (var i = 0; i < e[5]; i++) out[e[3] + i] = bytes[i] || '..';
       }
-      if (e[0] === t) ev = e;
+      if (e[0] === t && !e[6]) ev = e;
     }
     var inbox = $('.inbox', this.root);
     if (lastIn) {
-      var path = fds[lastIn[2]], text = inputs[path] || '', pos = lastIn[3], len = lastIn[5];
+      var path = fds[lastIn[2]], slice = inputs[path] || [0, ''], text = slice[1];
+      var at = lastIn[3], len = lastIn[5], pos = at - slice[0];
       var from = Math.max(0, pos - 240), to = Math.min(text.length, pos + len + 120);
-      inbox.innerHTML = escHtml(path) + ' @ ' + pos + '\n<span class="done">' + escHtml(text.slice(from, pos)) + '</span><span class="rd">' +
+      inbox.innerHTML = escHtml(path) + ' @ ' + at + (lastIn[6] ? ' (read before the window)' : '') + '\n<span class="done">' + escHtml(text.slice(from, pos)) + '</span><span class="rd">' +
         escHtml(text.slice(pos, pos + len) || '(end of file)') + '</span>' + escHtml(text.slice(pos + len, to));
     } else {
       inbox.textContent = '(nothing read yet)';

@@ -58,10 +58,6 @@ pub fn seed(a: SeedArgs) -> u8 {
                             text,
                         ));
                         if map.len() == bytes.len() {
-                            println!(
-                                "commented source: {} (lines shown as file:line)",
-                                src.display()
-                            );
                             Some(map)
                         } else {
                             eprintln!(
@@ -82,14 +78,18 @@ pub fn seed(a: SeedArgs) -> u8 {
                         return 2;
                     }
                 },
-                None => {
-                    println!("commented source: none found (give --source FILE, e.g. x86/hex0_x86.hex0 of stage0-posix)");
-                    None
-                }
+                None => None,
             };
             match seed::explain::explain_with_source(&bytes, map.as_ref()) {
                 Ok(text) => {
                     print!("{text}");
+                    match &map {
+                        Some(m) => println!(
+                            "\ncommented source: {} (lines shown as file:line)",
+                            m.files[0].name
+                        ),
+                        None => println!("\ncommented source: none found (give --source FILE, e.g. x86/hex0_x86.hex0 of stage0-posix)"),
+                    }
                     0
                 }
                 Err(e) => {

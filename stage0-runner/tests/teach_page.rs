@@ -302,7 +302,8 @@ fn seed_explain_tells_the_loops_and_links_each_instruction_to_its_source_line() 
     // Found beside the seed as in stage0-posix: x86/hex0_x86.hex0.
     let (code, out, err) = explain(&[seed.as_os_str()]);
     assert_eq!(code, 0, "{err}");
-    assert!(out.starts_with("commented source: "), "{out}");
+    assert!(out.starts_with("ELF32 i386 executable"), "{out}");
+    assert!(out.contains("\ncommented source: "), "{out}");
     let source = std::fs::read_to_string(sb.root.join("x86/hex0_x86.hex0")).unwrap();
     let lines: Vec<&str> = source.lines().collect();
     // Every instruction line names the source line that spells its bytes.

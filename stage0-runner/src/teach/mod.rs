@@ -138,6 +138,13 @@ fn proofs(run: &Run, files: &Files, p: &Process) -> Vec<String> {
             }
         }
     }
+    let checks = base(&p.exe) == "sha256sum" && p.argv.iter().any(|a| a == "-c");
+    if let (true, Some(a)) = (checks, &run.prov.answers) {
+        out.push(format!(
+            "Every file listed in {} was hashed by a sha256sum the chain built itself ({}); the host's own SHA-256 found {} of {} answers matching.",
+            a.file, p.end, a.matched, a.total
+        ));
+    }
     if p.end == "exit 0" && !p.writes.is_empty() && out.is_empty() {
         out.push(format!(
             "{} ran to completion; what it wrote is pinned by its SHA-256 below, so any later step that reads it reads exactly this.",

@@ -142,7 +142,7 @@ pub fn describe(exe: &str, argv: &[String], reads: &[&str], writes: &[&str]) -> 
         .find(|a| a.ends_with(".kaem") || a.ends_with(".run"));
     match name {
         "hex0-seed" | "hex0" if writes.iter().any(|w| base(w) == "hex0") => format!(
-            "{name} assembles {ins}, the commented source of hex0 itself, into {outs}: the seed rebuilt from source, so its 181 bytes can be checked against the text."
+            "{name} assembles {ins}, the commented source of hex0 itself, into {outs}: the seed rebuilt from source, so its bytes can be checked against the text."
         ),
         "hex0-seed" | "hex0" => format!("{name} assembles the hex0 text {ins} into {outs}."),
         "hex1" => format!("hex1 assembles {ins} (hex with one-character labels) into {outs}."),

@@ -16,3 +16,10 @@ cargo test --workspace --features stage0-testkit/unicorn
 # A short run of every cargo-fuzz target (ELF loader, block execution, syscall arguments):
 # a crash fails the tests. Longer runs: scripts/fuzz.sh SECONDS.
 bash scripts/fuzz.sh 20
+# The report page in headless Chromium, driven by Playwright (tests/browser). Installed
+# here; skipped loudly only where Chromium or playwright-core cannot be installed.
+if bash scripts/install-browser-test-deps.sh; then
+    cargo test --workspace --features stage0-testkit/unicorn --test teach_page -- --ignored
+else
+    echo "test.sh: ######## SKIPPED the browser test: Chromium or playwright-core could not be installed ########"
+fi

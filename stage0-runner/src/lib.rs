@@ -15,5 +15,7 @@ pub mod run_cmd;
 pub mod sandbox_args;
 pub mod seed_cmd;
 pub mod step_cmd;
+pub mod step_log;
 pub mod summary;
+pub mod teach;
 pub mod trace;

@@ -4,7 +4,7 @@
 const ROLES: &[(&str, &str)] = &[
     ("kaem-optional-seed", "The seed shell: a small hand-written program that runs each line of a kaem script as a command. It starts the whole chain."),
     ("hex0-seed", "The seed assembler: a tiny hand-written program that turns pairs of hex digits into bytes, skipping # and ; comments. Everything else is built from source starting here."),
-    ("hex0", "hex0 rebuilt from its commented source hex0_x86.hex0; identical to the seed, which proves the seed matches its source."),
+    ("hex0", "The hex0 assembler, rebuilt from its commented source hex0_x86.hex0 (byte for byte the seed): it assembles the hand-written hex0 texts of kaem-0 and hex1."),
     ("kaem-0", "The minimal kaem shell built from kaem-minimal.hex0; it runs mescc-tools-mini-kaem.kaem, the script of the next stages."),
     ("hex1", "hex0 plus one-character labels (:a) and 32-bit relative pointers (%a), so code no longer needs hand-computed jump offsets."),
     ("hex2-0", "The first linker: named labels and 1-, 2- and 4-byte relative and absolute pointers, always linked at 0x08048000."),

@@ -15,7 +15,8 @@ use vm::kernel::{Config, Event, Kernel, Stdio};
 use vm::ProcessRecord;
 
 use crate::chain::{self, Layout};
-use crate::{provenance, roles, trace};
+use crate::teach::stages;
+use crate::{provenance, roles, step_log, trace};
 
 #[derive(Args)]
 pub struct StepArgs {
@@ -108,8 +109,10 @@ struct Narrator {
     /// their syscall log once taken (the exit call is logged after the end event, so the
     /// log is taken at the next event).
     pending: Vec<(usize, ProcessRecord, Option<String>)>,
-    /// The last finished step, for the `s` and `t` keys.
-    last: Option<(usize, ProcessRecord, String)>,
+    /// The last finished step and its compacted syscall log, for the `s` and `t` keys.
+    last: Option<(usize, ProcessRecord, Vec<String>)>,
+    /// The page of that log the next `s` shows.
+    log_page: usize,
     quit: bool,
 }
 
@@ -173,7 +176,8 @@ impl Narrator {
                     self.say(&trace::trace_text(&self.tree, &r, w));
                 }
             }
-            self.last = Some((i, r, log));
+            self.last = Some((i, r, step_log::compact(&log)));
+            self.log_page = 0;
         }
     }
 
@@ -204,7 +208,11 @@ impl Narrator {
                     self.quit = true;
                 }
                 "s" => match &self.last {
-                    Some((i, _, log)) => self.say(&format!("syscalls of step {}:\n{log}", i + 1)),
+                    Some((i, _, log)) => {
+                        let text = step_log::page(log, self.log_page);
+                        self.say(&format!("syscalls of step {}:\n{text}", i + 1));
+                        self.log_page += 1;
+                    }
                     None => self.say("no step has finished yet\n"),
                 },
                 "t" => match &self.last {
@@ -255,6 +263,7 @@ pub fn run_steps(
         strace,
         pending: Vec::new(),
         last: None,
+        log_page: 0,
         quit: false,
     }));
     {
@@ -319,6 +328,23 @@ pub fn before_text(tree: &Path, i: usize, r: &ProcessRecord) -> String {
         size_note(tree, &r.exe),
         roles::role_or_unknown(&r.exe)
     );
+    // What the step will do, from its arguments: files that exist now are inputs, other
+    // paths outputs (`after_text` tells it again from what the step really read and wrote).
+    let (mut ins, mut outs) = (Vec::new(), Vec::new());
+    for a in r.argv.iter().skip(1).filter(|a| !a.starts_with('-')) {
+        let guest = guest_path(&r.cwd, a);
+        if host_path(tree, &guest).is_file() {
+            ins.push(guest);
+        } else if a.contains('/') {
+            outs.push(guest);
+        }
+    }
+    let ins: Vec<&str> = ins.iter().map(String::as_str).collect();
+    let outs: Vec<&str> = outs.iter().map(String::as_str).collect();
+    s.push_str(&format!(
+        "  this step: {}\n",
+        stages::describe(&r.exe, &r.argv, &ins, &outs)
+    ));
     let inputs: Vec<String> = r
         .argv
         .iter()
@@ -350,6 +376,17 @@ pub fn after_text(tree: &Path, i: usize, r: &ProcessRecord) -> String {
         r.instructions,
         calls
     );
+    let reads: Vec<&str> = r
+        .reads
+        .iter()
+        .map(|f| f.path.as_str())
+        .filter(|p| *p != r.exe)
+        .collect();
+    let writes: Vec<&str> = r.writes.iter().map(|f| f.path.as_str()).collect();
+    s.push_str(&format!(
+        "  what it did: {}\n",
+        stages::describe(&r.exe, &r.argv, &reads, &writes)
+    ));
     for f in &r.reads {
         s.push_str(&format!("  read  {}\n", f.path));
     }

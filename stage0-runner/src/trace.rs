@@ -104,7 +104,7 @@ pub fn source_map(tree: &Path, exe: &str) -> Result<SourceMap, String> {
 }
 
 /// Guest address of file offset 0 (the PT_LOAD that maps the start of the file).
-fn load_base(elf: &[u8]) -> Option<u32> {
+pub(crate) fn load_base(elf: &[u8]) -> Option<u32> {
     let u32_at = |o: usize| Some(u32::from_le_bytes(elf.get(o..o + 4)?.try_into().ok()?));
     let u16_at = |o: usize| Some(u16::from_le_bytes(elf.get(o..o + 2)?.try_into().ok()?));
     let (phoff, phentsize, phnum) = (
@@ -119,36 +119,56 @@ fn load_base(elf: &[u8]) -> Option<u32> {
 }
 
 /// One open file of the traced program.
-struct OpenFile {
-    data: Vec<u8>,
-    pos: usize,
+pub(crate) struct OpenFile {
+    pub(crate) data: Vec<u8>,
+    pub(crate) pos: usize,
+}
+
+/// What starting a program image takes: its guest path, arguments, environment and
+/// working directory (from a kernel record or a provenance file).
+pub struct Image<'a> {
+    pub exe: &'a str,
+    pub argv: &'a [String],
+    pub env: &'a [String],
+    pub cwd: &'a str,
+}
+
+impl<'a> From<&'a ProcessRecord> for Image<'a> {
+    fn from(r: &'a ProcessRecord) -> Self {
+        Image {
+            exe: &r.exe,
+            argv: &r.argv,
+            env: &r.env,
+            cwd: &r.cwd,
+        }
+    }
 }
 
 /// The traced program: CPU, memory, break and files.
-struct Tracee {
-    cpu: Cpu,
-    mem: GuestMemory,
+pub(crate) struct Tracee {
+    pub(crate) cpu: Cpu,
+    pub(crate) mem: GuestMemory,
     brk: u32,
-    files: Vec<Option<OpenFile>>,
+    pub(crate) files: Vec<Option<OpenFile>>,
     cwd: String,
 }
 
 /// What a syscall did to the trace.
-enum After {
+pub(crate) enum After {
     Continue,
     End(String),
 }
 
 impl Tracee {
-    fn start(tree: &Path, r: &ProcessRecord) -> Result<(Tracee, Vec<u8>), String> {
-        let bytes =
-            std::fs::read(host_path(tree, &r.exe)).map_err(|e| format!("{}: {e}", r.exe))?;
+    /// Loads the program at guest path `p.exe` with its arguments, ready at its entry.
+    pub(crate) fn start(tree: &Path, p: &Image<'_>) -> Result<(Tracee, Vec<u8>), String> {
+        let bytes = std::fs::read(host_path(tree, p.exe)).map_err(|e| format!("{}: {e}", p.exe))?;
         let mut mem = GuestMemory::new();
-        let image = vm::elf::load(&bytes, &mut mem).map_err(|e| format!("{}: {e}", r.exe))?;
-        let argv: Vec<Vec<u8>> = r.argv.iter().map(|a| a.as_bytes().to_vec()).collect();
-        let env: Vec<Vec<u8>> = r.env.iter().map(|a| a.as_bytes().to_vec()).collect();
-        let esp = vm::elf::setup_stack(&mut mem, &image, r.exe.as_bytes(), &argv, &env)
-            .map_err(|e| format!("{}: {e}", r.exe))?;
+        let image = vm::elf::load(&bytes, &mut mem).map_err(|e| format!("{}: {e}", p.exe))?;
+        let argv: Vec<Vec<u8>> = p.argv.iter().map(|a| a.as_bytes().to_vec()).collect();
+        let env: Vec<Vec<u8>> = p.env.iter().map(|a| a.as_bytes().to_vec()).collect();
+        let esp = vm::elf::setup_stack(&mut mem, &image, p.exe.as_bytes(), &argv, &env)
+            .map_err(|e| format!("{}: {e}", p.exe))?;
         let mut cpu = Cpu::new();
         cpu.eip = image.entry;
         cpu.regs[reg::ESP] = esp;
@@ -166,12 +186,12 @@ impl Tracee {
             mem,
             brk: image.brk,
             files,
-            cwd: r.cwd.clone(),
+            cwd: p.cwd.to_string(),
         };
         Ok((t, bytes))
     }
 
-    fn syscall(&mut self, tree: &Path) -> After {
+    pub(crate) fn syscall(&mut self, tree: &Path) -> After {
         let [eax, ebx, ecx, edx, ..] = [0, 3, 1, 2].map(|k| self.cpu.regs[k]);
         let ret: i64 = match eax {
             1 => return After::End(format!("the program exited with status {}", ebx & 0xff)),
@@ -290,8 +310,8 @@ impl Tracee {
     }
 }
 
-const REG_NAMES: [&str; 8] = ["eax", "ecx", "edx", "ebx", "esp", "ebp", "esi", "edi"];
-const FLAG_NAMES: [(u32, &str); 7] = [
+pub(crate) const REG_NAMES: [&str; 8] = ["eax", "ecx", "edx", "ebx", "esp", "ebp", "esi", "edi"];
+pub(crate) const FLAG_NAMES: [(u32, &str); 7] = [
     (1 << 0, "CF"),
     (1 << 2, "PF"),
     (1 << 4, "AF"),
@@ -321,8 +341,17 @@ pub fn trace(
     r: &ProcessRecord,
     window: Window,
 ) -> Result<(Vec<TracedInsn>, Option<String>), String> {
-    let (mut t, bytes) = Tracee::start(tree, r)?;
-    let map = source_map(tree, &r.exe).ok();
+    trace_image(tree, &Image::from(r), window)
+}
+
+/// [`trace`] of a program image given by its path, arguments, environment and directory.
+pub fn trace_image(
+    tree: &Path,
+    image: &Image<'_>,
+    window: Window,
+) -> Result<(Vec<TracedInsn>, Option<String>), String> {
+    let (mut t, bytes) = Tracee::start(tree, image)?;
+    let map = source_map(tree, image.exe).ok();
     let base = load_base(&bytes);
     let mut out = Vec::new();
     let mut index = 0u64;

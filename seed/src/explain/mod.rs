@@ -10,6 +10,7 @@
 pub mod disasm;
 pub mod elf;
 pub mod notes;
+pub mod story;
 
 use std::fmt::Write as _;
 
@@ -201,6 +202,25 @@ pub fn analyse(bytes: &[u8]) -> Result<Explanation, ExplainError> {
     })
 }
 
+/// `text` broken into lines of at most `width` characters, at spaces.
+fn wrap(text: &str, width: usize) -> String {
+    let mut out = String::new();
+    let mut line = String::new();
+    for word in text.split_whitespace() {
+        if !line.is_empty() && line.len() + 1 + word.len() > width {
+            out.push_str(&line);
+            out.push('\n');
+            line.clear();
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(word);
+    }
+    out.push_str(&line);
+    out
+}
+
 fn hex(bytes: &[u8]) -> String {
     bytes
         .iter()
@@ -211,7 +231,21 @@ fn hex(bytes: &[u8]) -> String {
 
 /// Renders the explanation of an ELF32 i386 file as text.
 pub fn explain(bytes: &[u8]) -> Result<String, ExplainError> {
+    explain_with_source(bytes, None)
+}
+
+/// [`explain`], with each instruction and paragraph of the story linked to the line of the
+/// commented source that spells it, when `map` (one origin per file byte) is given.
+pub fn explain_with_source(
+    bytes: &[u8],
+    map: Option<&crate::sourcemap::SourceMap>,
+) -> Result<String, ExplainError> {
     let e = analyse(bytes)?;
+    let line_of = |offset: usize| -> Option<String> {
+        let l = map?.line_at(offset)?;
+        let name = l.file.rsplit('/').next().unwrap_or(l.file);
+        Some(format!("{name}:{}", l.line))
+    };
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -247,19 +281,50 @@ pub fn explain(bytes: &[u8]) -> Result<String, ExplainError> {
     }
     let _ = writeln!(
         out,
-        "\n== Code (reached from the entry point) ==\n{:<6} {:<10} {:<20} {:<28} note",
-        "offset", "vaddr", "bytes", "instruction"
+        "\n== Code (reached from the entry point) ==\n{:<6} {:<10} {:<20} {:<28} {}note",
+        "offset",
+        "vaddr",
+        "bytes",
+        "instruction",
+        if map.is_some() {
+            "source              "
+        } else {
+            ""
+        }
     );
     for i in &e.instructions {
+        let src = match map {
+            Some(_) => format!("{:<20} ", line_of(i.offset).unwrap_or_default()),
+            None => String::new(),
+        };
         let _ = writeln!(
             out,
-            "{:<#6x} {:<#10x} {:<20} {:<28} {}",
+            "{:<#6x} {:<#10x} {:<20} {:<28} {src}{}",
             i.offset,
             i.vaddr,
             hex(&i.bytes),
             i.text,
             i.note
         );
+    }
+    let paragraphs = story::story(&e);
+    if !paragraphs.is_empty() {
+        let _ = writeln!(out, "\n== How it works ==");
+    }
+    for p in &paragraphs {
+        let lines: Vec<usize> = p
+            .offsets
+            .iter()
+            .filter_map(|&o| map?.line_at(o).map(|l| l.line))
+            .collect();
+        let at = match (lines.iter().min(), lines.iter().max(), map) {
+            (Some(a), Some(b), Some(m)) => {
+                let name = m.files[0].name.rsplit('/').next().unwrap_or("source");
+                format!(" [{name} lines {a}-{b}]")
+            }
+            _ => String::new(),
+        };
+        let _ = writeln!(out, "\n{}{at}\n{}", p.title, wrap(&p.text, 90));
     }
     let _ = writeln!(out, "\n== Data (bytes not reached as code) ==");
     if e.data.is_empty() {

@@ -75,6 +75,21 @@ pub enum Error {
     /// A build step failed inside the i386 emulator.
     #[error("emulated build: {0}")]
     Emulator(String),
+    /// A target's engine build failed.
+    #[error("{target}: {what}\n  fix: {fix}\n  log: {}", log.display())]
+    EngineBuild {
+        /// `<stage>-<name>`.
+        target: String,
+        /// What failed (the failing instruction when there is one).
+        what: String,
+        /// What to do about it.
+        fix: String,
+        /// The builder's full log.
+        log: PathBuf,
+    },
+    /// The engine, its versions or its configuration cannot build.
+    #[error("container engine: {0}")]
+    Engine(String),
     /// An input to the image writer is unusable.
     #[error("image: {0}")]
     Image(String),

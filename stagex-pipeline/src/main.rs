@@ -104,6 +104,12 @@ enum Cmd {
         #[arg(long, default_value = "docker")]
         docker: String,
     },
+    /// Check the container engine like StageX's `make compat` and print the fix for each miss.
+    Doctor {
+        /// Docker client to use.
+        #[arg(long, default_value = "docker")]
+        docker: String,
+    },
     /// Write the OCI layout of bootstrap-stage0 from an already built root.
     Image {
         /// StageX checkout (holds packages/bootstrap/stage0).
@@ -432,6 +438,7 @@ fn main() -> ExitCode {
             target,
             gnu_gzip,
         } => image_cmd(stagex, build_root, out, target, gnu_gzip),
+        Cmd::Doctor { docker } => stagex_pipeline::engine_cli::doctor_cmd(&docker),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

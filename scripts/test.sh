@@ -23,3 +23,5 @@ export STAGE0_DOCKER=1
 echo "test.sh: engine ready in $(( $(date +%s) - engine_start )) s (STAGE0_DOCKER=1)"
 echo "test.sh: STAGE0_POSIX_TREE=${STAGE0_POSIX_TREE:-<unset: upstream-tree tests will skip>}"
 cargo test --workspace --features stage0-testkit/unicorn
+# stagex-pipeline's engine tests (ignored without an engine): same features, so nothing rebuilds.
+cargo test --workspace --features stage0-testkit/unicorn --test engine_build -- --ignored

@@ -58,6 +58,17 @@ pub fn prepare_fetch(stagex: &Path, t: &Target) -> Result<()> {
     Ok(())
 }
 
+/// Whether `name` is a docker context (a daemon the client knows) rather than a buildx
+/// builder (`docker buildx create`, remote, kubernetes).
+pub fn is_docker_context(client: &str, name: &str) -> bool {
+    Command::new(client)
+        .args(["context", "inspect", name])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
 /// The log line that says why BuildKit stopped, and the fix to suggest for it.
 pub fn explain_failure(log: &str) -> (String, &'static str) {
     let lines: Vec<&str> = log.lines().map(str::trim).collect();
@@ -101,8 +112,14 @@ pub fn run_build(job: &BuildxJob, t: &Target) -> Result<PathBuf> {
     std::fs::create_dir_all(&tmp).map_err(|e| Error::io(&tmp, e))?;
 
     let mut cmd = Command::new(job.client);
-    cmd.arg("buildx").arg("build");
-    if let Some(b) = job.builder {
+    let builder_args: Vec<String> = match job.builder {
+        // buildx refuses `--builder` for another context's docker driver ("use `docker
+        // --context=X buildx`"), so a docker context is selected the way it asks.
+        Some(b) if is_docker_context(job.client, b) => vec!["--context".into(), b.into()],
+        _ => vec![],
+    };
+    cmd.args(&builder_args).arg("buildx").arg("build");
+    if let (Some(b), true) = (job.builder, builder_args.is_empty()) {
         cmd.args(["--builder", b]);
     }
     cmd.args(&argv)

@@ -87,6 +87,17 @@ pub enum Error {
         /// The builder's full log.
         log: PathBuf,
     },
+    /// Sources of the closure nobody could provide (nothing was built).
+    #[error("{count} source(s) missing, nothing built:\n{list}  fix: put the files in --tarballs DIR (named as above, hashes checked), let --mirrors download them, or pass --missing-sources=continue to run the steps before the first missing file")]
+    MissingSources {
+        /// How many.
+        count: usize,
+        /// One block per source: file, hash, mirrors.
+        list: String,
+    },
+    /// The engine's bootstrap-stage0 differs from the emulated one or the published digest.
+    #[error("canary: bootstrap-stage0 differs ({0}); nothing else was built. fix: compare OUT/bootstrap-stage0 with OUT/.canary/bootstrap-stage0 (the engine, its version or the sources differ from StageX's)")]
+    Canary(String),
     /// The engine, its versions or its configuration cannot build.
     #[error("container engine: {0}")]
     Engine(String),

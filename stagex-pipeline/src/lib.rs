@@ -11,6 +11,7 @@ pub mod digests;
 pub mod doctor;
 pub mod emulated;
 pub mod engine;
+pub mod engine_build;
 pub mod engine_cli;
 pub mod error;
 pub mod fetch;

@@ -4,6 +4,10 @@
 #
 #   scripts/engine-setup.sh          install when missing, start dockerd when not running
 #   scripts/engine-setup.sh stop     stop the dockerd this script started (nothing else)
+#   scripts/engine-setup.sh second [stop]
+#                                    a second, independent engine on this machine (own data
+#                                    root, exec root, socket; no bridge) as the docker context
+#                                    `stage0-second`, for builds spread over two builders
 #
 # Debian bookworm's docker.io (20.10) is too old for StageX's flags, so Debian trixie is
 # added as a source pinned at priority 100 (nothing upgrades from it unless asked with
@@ -18,6 +22,20 @@ set -euo pipefail
 
 SOCKET="${ENGINE_SOCKET:-/var/run/docker.sock}"
 STATE="${ENGINE_STATE:-/var/run/stage0-engine}"
+DAEMON_ARGS=()
+if [ "${1:-}" = second ]; then
+    shift
+    SOCKET=/var/run/stage0-second.sock
+    STATE=/var/run/stage0-engine-second
+    mkdir -p "$STATE"
+    echo '{"features":{"containerd-snapshotter":true}}' >"$STATE/daemon.json"
+    DAEMON_ARGS=(--data-root /var/lib/stage0-second --exec-root "$STATE/exec"
+        --pidfile "$STATE/docker.pid" --config-file "$STATE/daemon.json"
+        --bridge=none --iptables=false --ip6tables=false)
+    if [ "${1:-}" != stop ] && ! docker context inspect stage0-second >/dev/null 2>&1; then
+        docker context create stage0-second --docker "host=unix://$SOCKET" >/dev/null
+    fi
+fi
 WAIT="${ENGINE_WAIT:-60}"
 PIDFILE="$STATE/dockerd.pid"
 export DOCKER_HOST="unix://$SOCKET"
@@ -86,7 +104,9 @@ EOF
 fi
 
 mkdir -p /etc/docker "$STATE"
-if [ ! -f /etc/docker/daemon.json ]; then
+if [ "${#DAEMON_ARGS[@]}" -gt 0 ]; then
+    : # the second engine has its own daemon.json
+elif [ ! -f /etc/docker/daemon.json ]; then
     echo '{"features":{"containerd-snapshotter":true}}' >/etc/docker/daemon.json
 elif ! tr -d ' \n\t' </etc/docker/daemon.json | grep -q '"containerd-snapshotter":true'; then
     echo "engine-setup: /etc/docker/daemon.json exists without \"containerd-snapshotter\": true;" \
@@ -103,7 +123,7 @@ fi
 
 log "starting dockerd (log $STATE/dockerd.log)"
 # /usr/sbin/dockerd is the trixie one; setsid keeps it out of the caller's process group.
-setsid /usr/sbin/dockerd --host "unix://$SOCKET" >"$STATE/dockerd.log" 2>&1 </dev/null &
+setsid /usr/sbin/dockerd --host "unix://$SOCKET" "${DAEMON_ARGS[@]}" >"$STATE/dockerd.log" 2>&1 </dev/null &
 echo $! >"$PIDFILE"
 for _ in $(seq 1 "$WAIT"); do
     if engine_ok; then

@@ -118,7 +118,7 @@ pub fn engine_build_cmd(
     };
     let mut print = |e: Event| {
         println!(
-            "level {:2}  {:<32} {:<12} {:>8.1}s  {}",
+            "level {:2}  {:<32} {:<14} {:>8.1}s  {}",
             e.level,
             e.target,
             e.builder,

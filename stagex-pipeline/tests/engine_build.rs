@@ -333,6 +333,7 @@ fn engine_level_split_over_two_builders_gives_the_same_digests() {
     let (one, _) = run(&[]);
     // Level 1 holds test-hello and test-other: one goes to each builder, at once.
     let (two, log) = run(&["--builder", "default", "--builder", &second, "--jobs", "2"]);
+    eprintln!("{log}{two}");
     assert_eq!(one, two, "{log}");
     assert_eq!(one.lines().count(), 4, "{one}");
     let level1: Vec<&str> = log

@@ -6,8 +6,10 @@
 #   scripts/engine-setup.sh stop     stop the dockerd this script started (nothing else)
 #   scripts/engine-setup.sh second [stop]
 #                                    a second, independent engine on this machine (own data
-#                                    root, exec root, socket; no bridge) as the docker context
-#                                    `stage0-second`, for builds spread over two builders
+#                                    root, exec root, socket, and its own network namespace:
+#                                    a dockerd with --bridge=none would delete the first one's
+#                                    docker0) as the docker context `stage0-second`, for builds
+#                                    spread over two builders
 #
 # Debian bookworm's docker.io (20.10) is too old for StageX's flags, so Debian trixie is
 # added as a source pinned at priority 100 (nothing upgrades from it unless asked with
@@ -23,6 +25,7 @@ set -euo pipefail
 SOCKET="${ENGINE_SOCKET:-/var/run/docker.sock}"
 STATE="${ENGINE_STATE:-/var/run/stage0-engine}"
 DAEMON_ARGS=()
+NETNS=()
 if [ "${1:-}" = second ]; then
     shift
     SOCKET=/var/run/stage0-second.sock
@@ -30,8 +33,8 @@ if [ "${1:-}" = second ]; then
     mkdir -p "$STATE"
     echo '{"features":{"containerd-snapshotter":true}}' >"$STATE/daemon.json"
     DAEMON_ARGS=(--data-root /var/lib/stage0-second --exec-root "$STATE/exec"
-        --pidfile "$STATE/docker.pid" --config-file "$STATE/daemon.json"
-        --bridge=none --iptables=false --ip6tables=false)
+        --pidfile "$STATE/docker.pid" --config-file "$STATE/daemon.json")
+    NETNS=(unshare --net)
     if [ "${1:-}" != stop ] && ! docker context inspect stage0-second >/dev/null 2>&1; then
         docker context create stage0-second --docker "host=unix://$SOCKET" >/dev/null
     fi
@@ -123,7 +126,7 @@ fi
 
 log "starting dockerd (log $STATE/dockerd.log)"
 # /usr/sbin/dockerd is the trixie one; setsid keeps it out of the caller's process group.
-setsid /usr/sbin/dockerd --host "unix://$SOCKET" "${DAEMON_ARGS[@]}" >"$STATE/dockerd.log" 2>&1 </dev/null &
+setsid "${NETNS[@]}" /usr/sbin/dockerd --host "unix://$SOCKET" "${DAEMON_ARGS[@]}" >"$STATE/dockerd.log" 2>&1 </dev/null &
 echo $! >"$PIDFILE"
 for _ in $(seq 1 "$WAIT"); do
     if engine_ok; then

@@ -55,6 +55,9 @@ pub struct EngineArgs {
     /// `$(PLATFORM)` for packages that do not force one.
     #[arg(long, default_value = "linux/amd64", requires = "engine")]
     pub platform: String,
+    /// Download sources no other provider has from package.toml's mirrors (host `curl`).
+    #[arg(long, requires = "engine")]
+    pub mirrors: bool,
     /// Rebuild targets already in OUT.
     #[arg(long, requires = "engine")]
     pub rebuild: bool,
@@ -90,6 +93,10 @@ pub fn engine_build_cmd(
     args: &EngineArgs,
 ) -> Result<()> {
     use crate::engine_build::{build_closure, describe_missing, EngineBuild, Event};
+    let mut providers = providers;
+    if args.mirrors {
+        providers.push(crate::fetch::Provider::Mirrors);
+    }
     let info = crate::doctor::require_engine(&args.docker).map_err(Error::Engine)?;
     println!("engine: dockerd {}, buildx {}", info.server, info.buildx);
     let graph = crate::graph::Graph::load(&stagex)?;

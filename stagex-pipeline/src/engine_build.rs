@@ -278,7 +278,10 @@ fn canary(opts: &EngineBuild, graph: &Graph, report: &mut dyn FnMut(Event)) -> R
         target: STAGE0,
         builder: builder.unwrap_or(way),
         state: match c.disagreement() {
-            None => format!("canary: engine = emulated = published ({})", c.engine),
+            None if c.published.is_some() => {
+                format!("canary: engine = emulated = published ({})", c.engine)
+            }
+            None => format!("canary: engine = emulated ({}), none published", c.engine),
             Some(d) => format!("canary FAILED: {d}"),
         },
         elapsed: start.elapsed(),

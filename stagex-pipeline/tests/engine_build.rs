@@ -347,3 +347,66 @@ fn engine_level_split_over_two_builders_gives_the_same_digests() {
         "{log}"
     );
 }
+
+#[test]
+#[ignore = "needs a container engine: STAGE0_DOCKER=1 (scripts/test.sh starts one)"]
+fn engine_canary_stops_when_stage0_differs() {
+    engine();
+    let dir = tempfile::tempdir().unwrap();
+    let (s, o) = setup(dir.path());
+    let stagex = Path::new(&s);
+    // A bootstrap-stage0 the engine can build here, a different "emulated" one in OUT, and
+    // a published digest matching neither.
+    let s0 = stagex.join("packages/bootstrap/stage0");
+    std::fs::create_dir_all(&s0).unwrap();
+    std::fs::write(s0.join("Containerfile"), "FROM scratch\nCOPY x /x\n").unwrap();
+    std::fs::write(s0.join("x"), "engine stage0\n").unwrap();
+    std::fs::write(
+        s0.join("package.toml"),
+        "[package]\nname = \"stage0\"\nplatforms = [\"linux/386\"]\n",
+    )
+    .unwrap();
+    let user = stagex.join("packages/test/user");
+    std::fs::create_dir_all(&user).unwrap();
+    std::fs::write(
+        user.join("Containerfile"),
+        "FROM scratch\nCOPY --from=stagex/bootstrap-stage0 /x /x\n",
+    )
+    .unwrap();
+    std::fs::write(user.join("package.toml"), "[package]\nname = \"user\"\n").unwrap();
+    std::fs::create_dir_all(stagex.join("digests")).unwrap();
+    let published = "f".repeat(64);
+    std::fs::write(
+        stagex.join("digests/bootstrap.txt"),
+        format!("{published} bootstrap-stage0\n"),
+    )
+    .unwrap();
+    let cp = Command::new("cp")
+        .arg("-a")
+        .arg(Path::new(&o).join("test-base"))
+        .arg(Path::new(&o).join("bootstrap-stage0"))
+        .status()
+        .unwrap();
+    assert!(cp.success());
+    let r = cli(&[
+        "build",
+        "test-user",
+        "--engine",
+        "docker",
+        "--stagex",
+        &s,
+        "--out",
+        &o,
+    ]);
+    let t = text(&r);
+    assert!(!r.status.success(), "{t}");
+    assert!(
+        t.contains("canary") && t.contains("engine ") && t.contains("!= emulated"),
+        "{t}"
+    );
+    assert!(t.contains(&format!("!= published {published}")), "{t}");
+    assert!(!Path::new(&o).join("test-user").exists(), "{t}");
+    assert!(Path::new(&o)
+        .join(".canary/bootstrap-stage0/index.json")
+        .is_file());
+}

@@ -387,6 +387,14 @@ fn run_level(
     } else {
         opts.builders.iter().map(|b| Some(b.as_str())).collect()
     };
+    // Subpackages of one package share its directory: prepare each once, before any build
+    // of the level reads it.
+    let mut prepared = std::collections::BTreeSet::new();
+    for t in &queue {
+        if prepared.insert((t.stage.clone(), t.origin.clone())) {
+            prepare_fetch(&opts.stagex, t)?;
+        }
+    }
     let jobs = opts.jobs.max(1).min(queue.len());
     let queue = Mutex::new(queue);
     let report = Mutex::new(report);
@@ -413,8 +421,7 @@ fn run_level(
                     elapsed: start.elapsed(),
                 };
                 (report.lock().unwrap())(ev("building".into()));
-                let res = prepare_fetch(&opts.stagex, t)
-                    .and_then(|_| run_build(&engine_job(opts, builder, &opts.out), t))
+                let res = run_build(&engine_job(opts, builder, &opts.out), t)
                     .and_then(|dest| manifest_digest(&dest));
                 match res {
                     Ok(d) => (report.lock().unwrap())(ev(format!("built {d}"))),
@@ -437,5 +444,44 @@ fn run_level(
                 .collect::<Vec<_>>()
                 .join("\n"),
         )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn canary_names_what_differs() {
+        let c = |emulated: &str, engine: &str, published: Option<&str>| Canary {
+            emulated: emulated.into(),
+            engine: engine.into(),
+            published: published.map(str::to_string),
+        };
+        assert_eq!(c("a", "a", Some("a")).disagreement(), None);
+        assert_eq!(c("a", "a", None).disagreement(), None);
+        assert_eq!(
+            c("a", "b", Some("a")).disagreement().unwrap(),
+            "engine b != emulated a; engine b != published a"
+        );
+        assert_eq!(
+            c("a", "a", Some("p")).disagreement().unwrap(),
+            "engine a != published p; emulated a != published p"
+        );
+    }
+
+    #[test]
+    fn missing_sources_list_file_hash_mirrors() {
+        let m = MissingSource {
+            target: "bootstrap-stage1".into(),
+            file: "mes-0.27.tar.gz".into(),
+            hash: "ab".into(),
+            mirrors: vec!["https://a/mes".into(), "https://b/mes".into()],
+            reason: "no".into(),
+        };
+        assert_eq!(
+            describe_missing(&[m]),
+            "missing source for bootstrap-stage1: mes-0.27.tar.gz sha256 ab\n  mirrors: https://a/mes https://b/mes\n"
+        );
     }
 }

@@ -273,7 +273,7 @@ fn build_cmd(
         .ok_or_else(|| Error::Tree(format!("no target {target}")))?;
     if !t.deps.is_empty() {
         return Err(Error::Tree(format!(
-            "{target} builds on {} and needs a container engine; see `stagex-pipeline load`",
+            "{target} builds on {} and needs a container engine: add `--engine docker` (or see `stagex-pipeline load`)",
             t.deps.join(", ")
         )));
     }

@@ -160,7 +160,11 @@ pub fn run_build(job: &BuildxJob, t: &Target) -> Result<PathBuf> {
         }
         all
     });
-    let unpacked = tar::Archive::new(stdout).unpack(&tmp);
+    // Read stdout to its end: tar stops at the end-of-archive blocks, and closing the pipe
+    // while the engine still writes the record's padding makes it exit 255.
+    let mut archive = tar::Archive::new(stdout);
+    let unpacked = archive.unpack(&tmp);
+    let _ = std::io::copy(&mut archive.into_inner(), &mut std::io::sink());
     let status = child.wait().map_err(|e| Error::Command {
         command: shown.clone(),
         message: e.to_string(),
@@ -177,7 +181,12 @@ pub fn run_build(job: &BuildxJob, t: &Target) -> Result<PathBuf> {
     };
     if !status.success() {
         let (reason, fix) = explain_failure(&log);
-        return Err(failed(format!("{status}: {reason}"), fix));
+        // When unpacking stopped first, the engine only saw its stdout close.
+        let unpack = match &unpacked {
+            Err(e) => format!(" (unpacking its output failed first: {e})"),
+            Ok(()) => String::new(),
+        };
+        return Err(failed(format!("{status}: {reason}{unpack}"), fix));
     }
     if let Err(e) = unpacked {
         return Err(failed(

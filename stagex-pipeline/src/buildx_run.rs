@@ -80,6 +80,31 @@ pub fn explain_failure(log: &str) -> (String, &'static str) {
         .or_else(|| lines.iter().rev().find(|l| !l.is_empty()))
         .map(|l| l.to_string())
         .unwrap_or_else(|| "no output".into());
+    // The failing step's last output lines (`#N <secs> text`), which usually say why.
+    let step = lines
+        .iter()
+        .rev()
+        .find(|l| l.starts_with('#') && l.contains(" ERROR: "))
+        .and_then(|l| l.split_once(' '))
+        .map(|(n, _)| format!("{n} "));
+    let reason = match step {
+        Some(n) => {
+            let out: Vec<&str> = lines
+                .iter()
+                .filter(|l| l.starts_with(&n))
+                .filter_map(|l| l[n.len()..].split_once(' '))
+                .filter(|(secs, _)| secs.parse::<f64>().is_ok())
+                .map(|(_, text)| text)
+                .collect();
+            let tail = &out[out.len().saturating_sub(3)..];
+            if tail.is_empty() {
+                reason
+            } else {
+                format!("{reason}; its last output: {}", tail.join(" / "))
+            }
+        }
+        None => reason,
+    };
     let fix = if reason.contains("did not complete successfully") {
         "a RUN step failed: read the build log for its output; when the step needs a source \
          named as missing, provide it (--tarballs DIR or --mirrors)"
@@ -214,9 +239,13 @@ mod tests {
 
     #[test]
     fn failing_run_is_named() {
-        let log = "#5 [2/2] RUN [\"/fail\"]\n#5 ERROR: process \"/fail\" did not complete successfully: exit code: 3\n------\nERROR: failed to solve: process \"/fail\" did not complete successfully: exit code: 3\n";
+        let log = "#5 [2/2] RUN [\"/fail\"]\n#5 0.102 step output\n#5 ERROR: process \"/fail\" did not complete successfully: exit code: 3\n------\nERROR: failed to solve: process \"/fail\" did not complete successfully: exit code: 3\n";
         let (reason, fix) = explain_failure(log);
         assert!(reason.contains("\"/fail\"") && reason.contains("exit code: 3"));
+        assert!(
+            reason.ends_with("; its last output: step output"),
+            "{reason}"
+        );
         assert!(fix.starts_with("a RUN step failed"));
         let (reason, fix) = explain_failure("ERROR: no builder \"x\" found\n");
         assert_eq!(reason, "ERROR: no builder \"x\" found");

@@ -359,7 +359,11 @@ pub fn build_closure(
             }
             result.canary = Some(c);
         }
-        run_level(opts, *level, queue, report)?;
+        if let Err(e) = run_level(opts, *level, queue, report) {
+            // What was built stays listed, as digests.py would list it.
+            write_digests(&opts.out, graph)?;
+            return Err(e);
+        }
     }
     for id in &all {
         let layout = opts.out.join(id);

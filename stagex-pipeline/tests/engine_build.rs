@@ -222,6 +222,8 @@ fn engine_failing_run_is_named_and_leaves_nothing() {
         "{t}"
     );
     assert!(!Path::new(&o).join("test-fail").exists());
+    // What was built before the failure is listed.
+    assert!(digests(&o).ends_with(" test-base\n"), "{}", digests(&o));
     assert!(leftovers(&o).is_empty());
 }
 

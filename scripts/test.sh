@@ -11,6 +11,16 @@ bash scripts/install-test-deps.sh
 if [ -z "${STAGE0_POSIX_TREE:-}" ] && [ -d stage0-posix/bootstrap-seeds ]; then
     export STAGE0_POSIX_TREE="$PWD/stage0-posix"
 fi
+# The container engine (dockerd 26 + buildx + containerd image store) for stagex-pipeline's
+# engine tests, which run only when STAGE0_DOCKER=1; a dockerd started here is stopped at exit.
+engine_start=$(date +%s)
+engine_pid_before="$(cat /var/run/stage0-engine/dockerd.pid 2>/dev/null || true)"
+bash scripts/engine-setup.sh
+if [ "$(cat /var/run/stage0-engine/dockerd.pid 2>/dev/null || true)" != "$engine_pid_before" ]; then
+    trap 'bash scripts/engine-setup.sh stop' EXIT
+fi
+export STAGE0_DOCKER=1
+echo "test.sh: engine ready in $(( $(date +%s) - engine_start )) s (STAGE0_DOCKER=1)"
 echo "test.sh: STAGE0_POSIX_TREE=${STAGE0_POSIX_TREE:-<unset: upstream-tree tests will skip>}"
 cargo test --workspace --features stage0-testkit/unicorn
 # A short run of every cargo-fuzz target (ELF loader, block execution, syscall arguments):
@@ -23,3 +33,5 @@ if bash scripts/install-browser-test-deps.sh; then
 else
     echo "test.sh: ######## SKIPPED the browser test: Chromium or playwright-core could not be installed ########"
 fi
+# stagex-pipeline's engine tests (ignored without an engine): same features, so nothing rebuilds.
+cargo test --workspace --features stage0-testkit/unicorn --test engine_build -- --ignored

@@ -19,8 +19,8 @@ pub const COMMON_BUILD_ARGS: &[(&str, &str)] = &[
 ];
 
 /// `get_build_args`: `VERSION*` from the package version, then per source with a version
-/// `<KEY>_VERSION`, `<KEY>_SOURCE` (the fetch/ file name) and `<KEY>_GIT_SHA`. Sources come
-/// in key order (targets.py uses file order; the set of arguments is the same).
+/// `<KEY>_VERSION`, `<KEY>_SOURCE` (the fetch/ file name) and `<KEY>_GIT_SHA`, sources in
+/// package.toml's order as targets.py writes them.
 pub fn target_build_args(target: &Target) -> Result<Vec<(String, String)>> {
     let mut args = Vec::new();
     if let Some(v) = target.version.as_deref() {

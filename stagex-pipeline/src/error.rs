@@ -75,6 +75,32 @@ pub enum Error {
     /// A build step failed inside the i386 emulator.
     #[error("emulated build: {0}")]
     Emulator(String),
+    /// A target's engine build failed.
+    #[error("{target}: {what}\n  fix: {fix}\n  log: {}", log.display())]
+    EngineBuild {
+        /// `<stage>-<name>`.
+        target: String,
+        /// What failed (the failing instruction when there is one).
+        what: String,
+        /// What to do about it.
+        fix: String,
+        /// The builder's full log.
+        log: PathBuf,
+    },
+    /// Sources of the closure nobody could provide (nothing was built).
+    #[error("{count} source(s) missing, nothing built:\n{list}  fix: put the files in --tarballs DIR (named as above, hashes checked), let --mirrors download them, or pass --missing-sources=continue to run the steps before the first missing file")]
+    MissingSources {
+        /// How many.
+        count: usize,
+        /// One block per source: file, hash, mirrors.
+        list: String,
+    },
+    /// The engine's bootstrap-stage0 differs from the emulated one or the published digest.
+    #[error("canary: bootstrap-stage0 differs ({0}); nothing else was built. fix: compare OUT/bootstrap-stage0 with OUT/.canary/bootstrap-stage0 (the engine, its version or the sources differ from StageX's)")]
+    Canary(String),
+    /// The engine, its versions or its configuration cannot build.
+    #[error("container engine: {0}")]
+    Engine(String),
     /// An input to the image writer is unusable.
     #[error("image: {0}")]
     Image(String),

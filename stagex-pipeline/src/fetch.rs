@@ -18,6 +18,8 @@ pub enum Provider {
     Tarballs(PathBuf),
     /// A root of git snapshots laid out as `<owner>+<repo>/repo` (a git dir).
     Snapshots(PathBuf),
+    /// The package.toml's mirror URLs, downloaded with the host's `curl`, in order.
+    Mirrors,
 }
 
 /// What happened to one source.
@@ -162,6 +164,7 @@ impl Provider {
         match self {
             Provider::Tarballs(d) => format!("tarballs {}", d.display()),
             Provider::Snapshots(d) => format!("snapshots {}", d.display()),
+            Provider::Mirrors => "mirrors".into(),
         }
     }
 
@@ -200,6 +203,24 @@ impl Provider {
                     match github_archive_from_snapshot(&git_dir, &gh) {
                         Ok(bytes) => return Ok(bytes),
                         Err(e) => reasons.push(e.to_string()),
+                    }
+                }
+                Err(reasons.join("; "))
+            }
+            Provider::Mirrors => {
+                let mut reasons = Vec::new();
+                for url in &src.urls {
+                    let out = std::process::Command::new("curl")
+                        .args(["-fsSL", "--proto", "=https,http", "--connect-timeout", "20"])
+                        .arg(url)
+                        .output();
+                    match out {
+                        Ok(o) if o.status.success() => return Ok(o.stdout),
+                        Ok(o) => reasons.push(format!(
+                            "{url}: {}",
+                            String::from_utf8_lossy(&o.stderr).trim()
+                        )),
+                        Err(e) => reasons.push(format!("curl: {e}")),
                     }
                 }
                 Err(reasons.join("; "))

@@ -4,9 +4,15 @@
 pub mod build_args;
 pub mod build_root;
 pub mod buildkit;
+pub mod buildx_args;
+pub mod buildx_run;
 pub mod containerfile;
+pub mod digests;
+pub mod doctor;
 pub mod emulated;
 pub mod engine;
+pub mod engine_build;
+pub mod engine_cli;
 pub mod error;
 pub mod fetch;
 pub mod goflate;

@@ -56,6 +56,7 @@ enum Cmd {
     },
     /// Build a package without a container engine: fetch, lay out, run its Containerfile
     /// in the i386 emulator, write the OCI layout (only packages built FROM scratch).
+    /// With `--engine docker`: the target's whole dependency closure with BuildKit.
     Build {
         /// Target, `stage-name` (e.g. bootstrap-stage0).
         target: String,
@@ -77,6 +78,8 @@ enum Cmd {
         /// No progress bar.
         #[arg(short, long)]
         quiet: bool,
+        #[command(flatten)]
+        engine: stagex_pipeline::engine_cli::EngineArgs,
     },
     /// Print the ordered build plan (levels) of a target's dependency closure.
     Plan {
@@ -100,6 +103,21 @@ enum Cmd {
         /// Run the commands (needs Docker + buildx + the containerd image store).
         #[arg(long)]
         run: bool,
+        /// Docker client to use.
+        #[arg(long, default_value = "docker")]
+        docker: String,
+    },
+    /// Print each built target's digest beside StageX's published one.
+    Verify {
+        /// StageX checkout (holds digests/).
+        #[arg(long)]
+        stagex: PathBuf,
+        /// The build's output directory.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Check the container engine like StageX's `make compat` and print the fix for each miss.
+    Doctor {
         /// Docker client to use.
         #[arg(long, default_value = "docker")]
         docker: String,
@@ -255,7 +273,7 @@ fn build_cmd(
         .ok_or_else(|| Error::Tree(format!("no target {target}")))?;
     if !t.deps.is_empty() {
         return Err(Error::Tree(format!(
-            "{target} builds on {} and needs a container engine; see `stagex-pipeline load`",
+            "{target} builds on {} and needs a container engine: add `--engine docker` (or see `stagex-pipeline load`)",
             t.deps.join(", ")
         )));
     }
@@ -416,7 +434,18 @@ fn main() -> ExitCode {
             out,
             work,
             quiet,
-        } => build_cmd(target, stagex, tarballs, snapshots, out, work, quiet),
+            engine,
+        } => match engine.engine {
+            Some(_) => {
+                let mut providers = Vec::new();
+                providers.extend(tarballs.map(Provider::Tarballs));
+                providers.extend(snapshots.map(Provider::Snapshots));
+                stagex_pipeline::engine_cli::engine_build_cmd(
+                    &target, stagex, providers, out, &engine,
+                )
+            }
+            None => build_cmd(target, stagex, tarballs, snapshots, out, work, quiet),
+        },
         Cmd::Plan { target, stagex } => plan_cmd(target, stagex),
         Cmd::Load {
             target,
@@ -432,6 +461,8 @@ fn main() -> ExitCode {
             target,
             gnu_gzip,
         } => image_cmd(stagex, build_root, out, target, gnu_gzip),
+        Cmd::Verify { stagex, out } => stagex_pipeline::engine_cli::verify_cmd(&stagex, &out),
+        Cmd::Doctor { docker } => stagex_pipeline::engine_cli::doctor_cmd(&docker),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

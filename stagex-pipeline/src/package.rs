@@ -3,7 +3,7 @@
 //! Unknown keys are ignored (StageX adds metadata keys over time); only the keys the
 //! build uses are typed.
 
-use std::collections::BTreeMap;
+use indexmap::IndexMap;
 use std::path::Path;
 
 use serde::Deserialize;
@@ -15,10 +15,10 @@ use crate::error::{Error, Result};
 pub struct PackageToml {
     /// The `[package]` table.
     pub package: PackageSection,
-    /// The `[sources.NAME]` tables, in key order (StageX iterates them in file order;
-    /// nothing downstream depends on the order).
+    /// The `[sources.NAME]` tables in file order, as Python's tomllib gives them to StageX
+    /// (the order of the `--build-arg`s targets.py writes).
     #[serde(default)]
-    pub sources: BTreeMap<String, SourceSection>,
+    pub sources: IndexMap<String, SourceSection>,
 }
 
 /// The `[package]` table.
@@ -225,5 +225,14 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("p.toml") && e.contains("hash"), "{e}");
+    }
+
+    #[test]
+    fn sources_keep_file_order() {
+        let t = "[package]\nname='x'\n[sources.zed]\nhash='1'\nmirrors=['u']\n\
+                 [sources.M2libc]\nhash='2'\nmirrors=['u']\n[sources.abc]\nhash='3'\nmirrors=['u']\n";
+        let p = PackageToml::parse(t, Path::new("p.toml")).unwrap();
+        let keys: Vec<&str> = p.sources.keys().map(String::as_str).collect();
+        assert_eq!(keys, ["zed", "M2libc", "abc"]);
     }
 }

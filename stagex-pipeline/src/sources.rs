@@ -83,7 +83,7 @@ pub fn resolve_source(
     })
 }
 
-/// All sources of a package, in key order.
+/// All sources of a package, in package.toml order.
 pub fn resolve_sources(
     package: &PackageToml,
     package_version: Option<&str>,

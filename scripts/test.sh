@@ -13,3 +13,7 @@ if [ -z "${STAGE0_POSIX_TREE:-}" ] && [ -d stage0-posix/bootstrap-seeds ]; then
 fi
 echo "test.sh: STAGE0_POSIX_TREE=${STAGE0_POSIX_TREE:-<unset: upstream-tree tests will skip>}"
 cargo test --workspace --features stage0-testkit/unicorn
+# The attestation, provenance, report and --json files checked by outside verifiers
+# (PyPI in-toto-attestation and jsonschema in target/verifiers; ~20 s the first time).
+STAGE0_VERIFIER_PYTHON="$(bash scripts/install-verifiers.sh)" \
+    cargo test -p stage0-runner --test attestation_json -- --ignored

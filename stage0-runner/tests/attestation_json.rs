@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use stage0_testkit::programs::{copy, fork_exec_wait_plus};
+use stage0_testkit::programs::{copy, fork_exec_wait_plus, hello};
 use stage0_testkit::Sandbox;
 
 fn sha(data: &[u8]) -> String {
@@ -183,6 +183,29 @@ fn no_attestation_for_a_failed_run() {
     assert_eq!(j["verdict"], "FAILED");
     assert_eq!(j["exit_code"], 1);
     assert_eq!(j["outputs"][0]["matches"], false);
+}
+
+#[test]
+fn exec_json_keeps_stdout_for_the_summary() {
+    let sb = Sandbox::new("exec-json");
+    sb.put("bin/hello", &hello(b"guest says hi\n", 3));
+    let o = Command::new(env!("CARGO_BIN_EXE_stage0-runner"))
+        .args(["exec", "--json", "--root"])
+        .arg(&sb.root)
+        .arg("/bin/hello")
+        .output()
+        .unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(3),
+        "the guest's status passes through"
+    );
+    let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(j["format"], "stage0-runner exec summary v1");
+    assert_eq!(j["exit_code"], 3);
+    assert_eq!(j["end"], "exit 3");
+    assert!(j["instructions"].as_u64().unwrap() > 0, "{j}");
+    assert_eq!(text(&o.stderr), "guest says hi\n");
 }
 
 #[test]

@@ -405,9 +405,16 @@ fn load_cmd(
         .get(&target)
         .ok_or_else(|| Error::Tree(format!("no target {target}")))?;
     let index = out.join("index.json");
-    let text = std::fs::read_to_string(&index).map_err(|e| Error::io(&index, e))?;
-    let parsed: serde_json::Value = serde_json::from_str(&text)
-        .map_err(|e| Error::Image(format!("{}: {e}", index.display())))?;
+    if !index.is_file() {
+        return Err(Error::io(&index, std::io::ErrorKind::NotFound.into()));
+    }
+    let parsed = oci_spec::image::ImageIndex::from_file(&index)
+        .map_err(|e| Error::Image(format!("{}: not an OCI image index: {e}", index.display())))?;
+    let index_digest = parsed
+        .manifests()
+        .first()
+        .map(|m| m.digest().to_string())
+        .ok_or_else(|| Error::Image(format!("{}: no manifests", index.display())))?;
     let out_abs = std::fs::canonicalize(&out).map_err(|e| Error::io(&out, e))?;
     let place = format!(
         "rm -rf out/{target} && mkdir -p out && cp -a {} out/{target} && touch out/{target}/index.json",
@@ -424,7 +431,7 @@ fn load_cmd(
     println!(
         "# {target}: OCI layout {} (index {})",
         out.display(),
-        parsed["manifests"][0]["digest"].as_str().unwrap_or("?")
+        index_digest
     );
     println!("# in {} with the Makefile's environment:", stagex.display());
     let env: Vec<String> = engine::MAKE_ENV

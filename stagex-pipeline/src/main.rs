@@ -405,10 +405,8 @@ fn load_cmd(
         .get(&target)
         .ok_or_else(|| Error::Tree(format!("no target {target}")))?;
     let index = out.join("index.json");
-    if !index.is_file() {
-        return Err(Error::io(&index, std::io::ErrorKind::NotFound.into()));
-    }
-    let parsed = oci_spec::image::ImageIndex::from_file(&index)
+    let text = std::fs::read_to_string(&index).map_err(|e| Error::io(&index, e))?;
+    let parsed: oci_spec::image::ImageIndex = serde_json::from_str(&text)
         .map_err(|e| Error::Image(format!("{}: not an OCI image index: {e}", index.display())))?;
     let index_digest = parsed
         .manifests()

@@ -16,4 +16,4 @@ cargo test --workspace --features stage0-testkit/unicorn
 # The attestation, provenance, report and --json files checked by outside verifiers
 # (PyPI in-toto-attestation and jsonschema in target/verifiers; ~20 s the first time).
 STAGE0_VERIFIER_PYTHON="$(bash scripts/install-verifiers.sh)" \
-    cargo test -p stage0-runner --test attestation_json -- --ignored
+    cargo test --workspace --features stage0-testkit/unicorn --test attestation_json -- --ignored

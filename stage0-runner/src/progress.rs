@@ -146,6 +146,15 @@ mod tests {
     }
 
     #[test]
+    fn the_bar_templates_parse_with_and_without_a_total() {
+        for total in [Some(3), None] {
+            let p = Progress::new(ProgressMode::Tty, total);
+            assert_eq!(p.bar.length(), total.map(|t| t as u64));
+            p.finish();
+        }
+    }
+
+    #[test]
     fn previous_total_reads_a_provenance_and_ignores_anything_else() {
         let dir = tempfile::tempdir().unwrap();
         let bad = dir.path().join("bad.json");

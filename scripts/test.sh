@@ -35,3 +35,7 @@ else
 fi
 # stagex-pipeline's engine tests (ignored without an engine): same features, so nothing rebuilds.
 cargo test --workspace --features stage0-testkit/unicorn --test engine_build -- --ignored
+# The attestation, provenance, report and --json files checked by outside verifiers
+# (PyPI in-toto-attestation and jsonschema in target/verifiers; ~20 s the first time).
+STAGE0_VERIFIER_PYTHON="$(bash scripts/install-verifiers.sh)" \
+    cargo test --workspace --features stage0-testkit/unicorn --test attestation_json -- --ignored

@@ -58,21 +58,20 @@ impl std::io::Write for Capture {
 /// A sandbox directory for one test, removed when dropped.
 pub struct Sandbox {
     pub root: std::path::PathBuf,
+    _dir: tempfile::TempDir,
 }
 
 impl Sandbox {
-    /// A fresh, empty directory under the system temp dir.
+    /// A fresh, empty directory under the system temp dir, named after `name`.
     pub fn new(name: &str) -> Sandbox {
-        use std::sync::atomic::{AtomicU32, Ordering};
-        static N: AtomicU32 = AtomicU32::new(0);
-        let root = std::env::temp_dir().join(format!(
-            "stage0-test-{name}-{}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        ));
-        let _ = std::fs::remove_dir_all(&root);
-        std::fs::create_dir_all(&root).expect("create sandbox");
-        Sandbox { root }
+        let dir = tempfile::Builder::new()
+            .prefix(&format!("stage0-test-{name}-"))
+            .tempdir()
+            .expect("create sandbox");
+        Sandbox {
+            root: dir.path().to_path_buf(),
+            _dir: dir,
+        }
     }
 
     /// Writes `bytes` at guest path `path` (relative to the root), creating directories.
@@ -86,12 +85,6 @@ impl Sandbox {
     /// Reads guest path `path`.
     pub fn get(&self, path: &str) -> Vec<u8> {
         std::fs::read(self.root.join(path.trim_start_matches('/'))).expect("read back")
-    }
-}
-
-impl Drop for Sandbox {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.root);
     }
 }
 

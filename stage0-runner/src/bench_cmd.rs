@@ -33,6 +33,10 @@ pub struct BenchArgs {
     /// Keep the copies.
     #[arg(long)]
     pub keep: bool,
+    /// Print one JSON summary object on stdout (wall seconds and ratios); the human
+    /// report goes to stderr.
+    #[arg(long)]
+    pub json: bool,
     /// A pristine stage0-posix checkout (only copied, never modified).
     pub tree: PathBuf,
 }
@@ -43,22 +47,31 @@ type Measured = Result<Duration, String>;
 /// Runs the three measurements and prints wall times and ratios; 0 when the emulated
 /// chain verified and the qemu-i386 run (if qemu-i386 is installed) verified too.
 pub fn bench(a: BenchArgs) -> u8 {
-    let scratch = a
-        .scratch
-        .clone()
-        .unwrap_or_else(std::env::temp_dir)
-        .join(format!("stage0-bench-{}", std::process::id()));
-    if let Err(e) = std::fs::create_dir_all(&scratch) {
-        eprintln!("stage0-runner bench: {}: {e}", scratch.display());
-        return 2;
+    if a.json {
+        crate::json_summary::human_to_stderr();
     }
+    let parent = a.scratch.clone().unwrap_or_else(std::env::temp_dir);
+    let scratch = match std::fs::create_dir_all(&parent).and_then(|()| {
+        tempfile::Builder::new()
+            .prefix("stage0-bench-")
+            .tempdir_in(&parent)
+    }) {
+        // Removed below unless --keep.
+        Ok(d) => d.keep(),
+        Err(e) => {
+            eprintln!("stage0-runner bench: {}: {e}", parent.display());
+            return 2;
+        }
+    };
     let native = copy_tree(&a.tree, &scratch.join("native")).and_then(|t| run_native(&t));
     report("native", &native, None);
 
     let mut qemu_failed = false;
+    let mut skipped = Vec::new();
     let qemu_run = match qemu::find_qemu() {
         Err(e) => {
-            println!("qemu-i386    skipped: {e}");
+            crate::say!("qemu-i386    skipped: {e}");
+            skipped.push(format!("qemu-i386: {e}"));
             None
         }
         Ok((exe, version)) => {
@@ -84,12 +97,12 @@ pub fn bench(a: BenchArgs) -> u8 {
     };
     report("emulator", &emulated, native.as_ref().ok());
     if let (Some(q), Ok(e)) = (&qemu_run, &emulated) {
-        println!(
+        crate::say!(
             "emulator / qemu-i386: {:.2}x (whole chain; the parents run in our kernel in both)",
             e.as_secs_f64() / q.total.as_secs_f64()
         );
         if let Some(s) = &split {
-            println!(
+            crate::say!(
                 "emulator / qemu-i386 on the {} programs qemu-i386 ran ({} in the emulator \
                  run): {:.1} s / {:.1} s = {:.2}x; in the emulator they executed {} of the \
                  chain's {} guest instructions ({:.1}%)",
@@ -107,13 +120,38 @@ pub fn bench(a: BenchArgs) -> u8 {
     if !a.keep {
         let _ = std::fs::remove_dir_all(&scratch);
     }
-    u8::from(!verified || qemu_failed)
+    let code = u8::from(!verified || qemu_failed);
+    if a.json {
+        let secs = |m: &Measured| m.as_ref().ok().map(Duration::as_secs_f64);
+        for (what, m) in [("native", &native), ("emulator", &emulated)] {
+            if let Err(e) = m {
+                skipped.push(format!("{what}: {e}"));
+            }
+        }
+        let (n, q, e) = (
+            secs(&native),
+            qemu_run.as_ref().map(|q| q.total.as_secs_f64()),
+            secs(&emulated),
+        );
+        let ratio = |a: Option<f64>, b: Option<f64>| Some(a? / b?);
+        crate::json_summary::print(&crate::json_summary::BenchSummary {
+            format: crate::json_summary::BENCH_FORMAT,
+            exit_code: code,
+            native_seconds: n,
+            qemu_seconds: q,
+            emulator_seconds: e,
+            emulator_vs_native: ratio(e, n),
+            emulator_vs_qemu: ratio(e, q),
+            skipped,
+        });
+    }
+    code
 }
 
 /// The qemu-i386 run's breakdown and verdict.
 fn print_qemu(q: &QemuRun, version: &str) {
     let parents = q.total.saturating_sub(q.stats.wall);
-    println!(
+    crate::say!(
         "  {} programs under qemu-i386 ({version}): {:.1} s summed; the parents ({}) \
          emulated: {:.1} s, {} guest instructions",
         q.stats.programs,
@@ -124,37 +162,37 @@ fn print_qemu(q: &QemuRun, version: &str) {
     );
     let matched = q.checked.iter().filter(|c| c.ok()).count();
     if q.ok() {
-        println!(
+        crate::say!(
             "  qemu-i386 run VERIFIED: {matched}/{} answers match",
             q.checked.len()
         );
         return;
     }
-    println!(
+    crate::say!(
         "  qemu-i386 run FAILED: {matched}/{} answers match, {} programs failed under qemu-i386",
         q.checked.len(),
         q.stats.failed
     );
     if let Some(f) = &q.failure {
-        println!("  qemu-i386 run: {f}");
+        crate::say!("  qemu-i386 run: {f}");
     }
     for c in q.checked.iter().filter(|c| !c.ok()) {
         match &c.actual {
-            Some(h) => println!("  MISMATCH {}: sha256 {h}, expected {}", c.path, c.expected),
-            None => println!("  MISSING  {}: not produced", c.path),
+            Some(h) => crate::say!("  MISMATCH {}: sha256 {h}, expected {}", c.path, c.expected),
+            None => crate::say!("  MISSING  {}: not produced", c.path),
         }
     }
 }
 
 fn report(name: &str, m: &Measured, native: Option<&Duration>) {
     match (m, native) {
-        (Ok(t), Some(n)) => println!(
+        (Ok(t), Some(n)) => crate::say!(
             "{name:<10} {:>8.1} s   {:.2}x native",
             t.as_secs_f64(),
             t.as_secs_f64() / n.as_secs_f64()
         ),
-        (Ok(t), None) => println!("{name:<10} {:>8.1} s", t.as_secs_f64()),
-        (Err(why), _) => println!("{name:<10}   not measured: {why}"),
+        (Ok(t), None) => crate::say!("{name:<10} {:>8.1} s", t.as_secs_f64()),
+        (Err(why), _) => crate::say!("{name:<10}   not measured: {why}"),
     }
 }
 
@@ -338,14 +376,14 @@ fn run_emulator(tree: &Path) -> (Measured, bool, Option<Split>) {
         Ok(o) => {
             let ok = o.failure.is_none() && o.checked.iter().all(|c| c.ok());
             let matched = o.checked.iter().filter(|c| c.ok()).count();
-            println!(
+            crate::say!(
                 "emulator: {matched}/{} answers match, {} guest instructions, {:.0} MIPS",
                 o.checked.len(),
                 o.instructions,
                 o.instructions as f64 / o.wall.as_secs_f64() / 1e6
             );
             if let Some(f) = &o.failure {
-                println!("emulator: {f}");
+                crate::say!("emulator: {f}");
             }
             let mut split = Split {
                 child_programs: 0,

@@ -41,13 +41,19 @@ pub struct ExecArgs {
     /// Print a one-line summary (instructions, syscalls, wall time) to stderr.
     #[arg(short, long)]
     verbose: bool,
-    /// Which engine runs the guest (and whether to cross-check it). With
-    /// `--cross-check native` the program also runs on the host CPU, each on its own copy
-    /// of the root, and the exit status is 0 when everything agrees, 1 when something
-    /// differs, 126 when this host cannot run i386 code natively.
+    /// Which engine runs the guest (and whether to cross-check it with unicorn).
     #[command(flatten)]
     engine: crate::run_cmd::EngineArgs,
-    /// Wall-clock limit in seconds of the native run of `--cross-check native`.
+    /// Also run the program on the host CPU, each run on its own copy of the root, and
+    /// compare status, output and files: exit 0 when everything agrees, 1 when something
+    /// differs, 126 when this host cannot run i386 code natively.
+    #[arg(long, conflicts_with = "cross_check")]
+    cross_check_native: bool,
+    /// Print one JSON summary object on stdout after the guest ends; the guest's own
+    /// stdout then goes to stderr.
+    #[arg(long, conflicts_with = "cross_check_native")]
+    json: bool,
+    /// Wall-clock limit in seconds of the native run of `--cross-check-native`.
     #[arg(long, value_name = "SECS", default_value_t = 60)]
     native_timeout: u64,
     /// Guest path of the program (absolute, or relative to --cwd).
@@ -57,32 +63,24 @@ pub struct ExecArgs {
     args: Vec<String>,
 }
 
-/// `--cross-check native PROGRAM` (a space, not `=`) parses as `--cross-check` with the
-/// program `native`: take the word as the oracle and the next argument as the program.
-fn oracle_word(a: &mut ExecArgs) {
-    use crate::run_cmd::CrossCheckArg;
-    if a.engine.cross_check.is_none() || a.args.is_empty() {
-        return;
-    }
-    let oracle = match a.program.as_str() {
-        "native" => CrossCheckArg::Native,
-        "unicorn" => CrossCheckArg::Unicorn,
-        _ => return,
-    };
-    a.engine.cross_check = Some(oracle);
-    a.program = a.args.remove(0);
-}
-
 /// Runs the program; returns the exit status a shell would see.
 pub fn exec(mut a: ExecArgs) -> u8 {
-    oracle_word(&mut a);
+    // `--cross-check native PROG`: the old spelling reads `native` as the program.
+    if a.engine.cross_check && !a.args.is_empty() {
+        let word = std::path::Path::new(&a.program);
+        if let Some(e) = crate::run_cmd::oracle_word_error(true, Some(word)) {
+            eprintln!("stage0-runner: {e}");
+            return 2;
+        }
+    }
+    a.verbose |= crate::verbosity::verbose();
     for e in &a.env {
         if !e.contains('=') {
             eprintln!("stage0-runner: --env {e:?} is not KEY=VALUE");
             return 2;
         }
     }
-    if a.engine.cross_check == Some(crate::run_cmd::CrossCheckArg::Native) {
+    if a.cross_check_native {
         return native_cross_check(&a);
     }
     let mut cfg = Config::new(&a.root);
@@ -152,7 +150,17 @@ fn write_outcome(path: &std::path::Path, o: &ExecOutcome) -> std::io::Result<()>
 
 /// Runs the guest; returns the exit status a shell sees and how the run ended.
 fn run_guest(a: &ExecArgs, cfg: Config) -> (u8, ExecOutcome) {
-    let mut kernel = match Kernel::new(cfg, Stdio::inherit()) {
+    let stdio = if a.json {
+        // stdout carries the summary alone.
+        Stdio {
+            stdin: Box::new(std::io::empty()),
+            stdout: Box::new(std::io::BufWriter::new(std::io::stderr())),
+            stderr: Box::new(std::io::BufWriter::new(std::io::stderr())),
+        }
+    } else {
+        Stdio::inherit()
+    };
+    let mut kernel = match Kernel::new(cfg, stdio) {
         Ok(k) => k,
         Err(e) => return ExecOutcome::runner_error(e.to_string()),
     };
@@ -203,7 +211,7 @@ fn run_guest(a: &ExecArgs, cfg: Config) -> (u8, ExecOutcome) {
             stats.peak_guest_pages as f64 * 4096.0 / (1024.0 * 1024.0)
         );
     }
-    match result {
+    let (code, outcome) = match result {
         Ok(status) => {
             let code = status.shell_code().clamp(0, 255) as u8;
             // The first process's own fault, when a fault ended it.
@@ -227,7 +235,37 @@ fn run_guest(a: &ExecArgs, cfg: Config) -> (u8, ExecOutcome) {
             eprintln!("stage0-runner: stopped: {e}");
             limit_outcome(&e)
         }
+    };
+    if a.json {
+        let stats = kernel.stats();
+        let (end, error) = match &outcome {
+            ExecOutcome::GuestExit { status } => (format!("exit {status}"), None),
+            ExecOutcome::GuestFault {
+                signal, message, ..
+            } => (format!("signal {signal}"), Some(message.clone())),
+            ExecOutcome::Limit { limit, message, .. } => {
+                (format!("limit {limit}"), Some(message.clone()))
+            }
+            ExecOutcome::Interrupted { signal } => {
+                (format!("interrupted by signal {signal}"), None)
+            }
+            ExecOutcome::RunnerError { message } => ("error".into(), Some(message.clone())),
+        };
+        let summary = crate::json_summary::ExecSummary {
+            format: crate::json_summary::EXEC_FORMAT,
+            exit_code: code,
+            end,
+            error,
+            instructions: stats.instructions,
+            syscalls: stats.syscalls,
+            processes: stats.processes,
+            wall_seconds: wall.as_secs_f64(),
+            peak_guest_mib: crate::summary::mib(stats.peak_guest_pages),
+        };
+        drop(kernel); // flushes the guest's buffered output before the summary
+        crate::json_summary::print(&summary);
     }
+    (code, outcome)
 }
 
 /// The status and outcome of a run that stopped with `e`.

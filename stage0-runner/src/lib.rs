@@ -3,11 +3,14 @@
 //! The library behind the `stage0-runner` command, so other tools (the StageX pipeline,
 //! tests) can run a chain and read its provenance.
 
+pub mod attestation;
 pub mod bench_cmd;
 pub mod chain;
 pub mod ddc;
 pub mod exec;
+pub mod json_summary;
 pub mod native;
+pub mod progress;
 pub mod provenance;
 pub mod report_cmd;
 pub mod roles;
@@ -19,3 +22,4 @@ pub mod step_log;
 pub mod summary;
 pub mod teach;
 pub mod trace;
+pub mod verbosity;

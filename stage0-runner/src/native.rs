@@ -58,7 +58,7 @@ pub struct Outcome {
 /// Why the comparison could not be made.
 #[derive(Debug, thiserror::Error)]
 pub enum NativeError {
-    #[error("--cross-check native needs an x86 or x86_64 Linux host; this one is {os}/{arch}")]
+    #[error("--cross-check-native needs an x86 or x86_64 Linux host; this one is {os}/{arch}")]
     NotX86Linux {
         os: &'static str,
         arch: &'static str,
@@ -87,6 +87,8 @@ pub enum NativeError {
     Spawn(vm::SpawnError),
     #[error("the emulated run stopped: {0}")]
     Emulated(vm::RunError),
+    #[error("creating a temporary work directory: {0}")]
+    WorkDir(std::io::Error),
     #[error("reading the trees after the runs: {0}")]
     Walk(std::io::Error),
 }
@@ -132,20 +134,12 @@ pub struct Report {
 /// Runs the program both ways and compares; the work directory is removed afterwards.
 pub fn cross_check(spec: &Spec) -> Result<Report, NativeError> {
     host_check()?;
-    let work = work_dir();
-    let result = cross_check_in(spec, &work);
-    let _ = std::fs::remove_dir_all(&work);
-    result
-}
-
-fn work_dir() -> PathBuf {
-    use std::sync::atomic::{AtomicU32, Ordering};
-    static N: AtomicU32 = AtomicU32::new(0);
-    std::env::temp_dir().join(format!(
-        "stage0-native-{}-{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    ))
+    // Removed when dropped, whatever happened.
+    let work = tempfile::Builder::new()
+        .prefix("stage0-native-")
+        .tempdir()
+        .map_err(NativeError::WorkDir)?;
+    cross_check_in(spec, work.path())
 }
 
 fn cross_check_in(spec: &Spec, work: &Path) -> Result<Report, NativeError> {

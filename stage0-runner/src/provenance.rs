@@ -70,6 +70,14 @@ pub struct Mismatch {
     pub actual: Option<String>,
 }
 
+/// The provenance as written to a file: pretty JSON with a final newline (the bytes the
+/// attestation's byproduct digest covers).
+pub fn to_json(p: &Provenance) -> String {
+    let mut text = serde_json::to_string_pretty(p).expect("plain data serializes");
+    text.push('\n');
+    text
+}
+
 /// Text for how a record ended.
 pub fn end_text(end: RecordEnd) -> String {
     match end {

@@ -3,15 +3,17 @@
 use std::cell::RefCell;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use clap::Args;
 use vm::kernel::{Config, Event, Kernel, Stdio};
 use vm::EngineKind;
 
+use crate::attestation::{self, ChainBuild, ChainParameters};
 use crate::chain::{self, answers, preflight, Layout};
+use crate::progress::{self, Progress, ProgressMode};
 use crate::provenance::{self, Provenance};
-use crate::summary;
+use crate::{json_summary, summary};
 
 #[derive(Args)]
 pub struct RunArgs {
@@ -46,9 +48,25 @@ pub struct RunArgs {
     /// the layout's own; the seed and submodule checks are skipped (custom chains).
     #[arg(long, value_name = "FILE", conflicts_with = "layout")]
     pub script: Option<PathBuf>,
-    /// Print only the verdict.
+    /// Print only the verdict (no progress, no table).
     #[arg(short, long)]
     pub quiet: bool,
+    /// How to show progress on stderr: a bar on a terminal, one line per program started
+    /// and ended when piped (`auto`), or as named.
+    #[arg(long, value_enum, value_name = "MODE", default_value = "auto")]
+    pub progress: ProgressMode,
+    /// Write an in-toto Statement v1 with a SLSA Provenance v1 predicate to FILE
+    /// (subjects: the verified outputs; written only when every answer matches).
+    #[arg(long, value_name = "FILE")]
+    pub attestation: Option<PathBuf>,
+    /// Also record the start and end times in the attestation (runDetails.metadata), which
+    /// then differs from run to run.
+    #[arg(long, requires = "attestation")]
+    pub attestation_times: bool,
+    /// Print one JSON summary object on stdout (verdict, counts, answers, digests, times);
+    /// the verdict line goes to stderr instead.
+    #[arg(long)]
+    pub json: bool,
     /// Which engine runs the guests (and whether to cross-check it).
     #[command(flatten)]
     pub engine: EngineArgs,
@@ -63,9 +81,10 @@ pub struct EngineArgs {
     #[arg(long, value_enum, default_value = "interp")]
     pub engine: EngineArg,
     /// Run every process on the interpreter and unicorn in lockstep, comparing state after
-    /// every instruction; `native` (the host CPU as oracle) is for single programs.
-    #[arg(long, value_enum, value_name = "ORACLE", num_args = 0..=1, require_equals = true, default_missing_value = "unicorn")]
-    pub cross_check: Option<CrossCheckArg>,
+    /// every instruction (takes no value; the host CPU as oracle is `exec
+    /// --cross-check-native`).
+    #[arg(long)]
+    pub cross_check: bool,
 }
 
 /// `--engine` values.
@@ -76,31 +95,46 @@ pub enum EngineArg {
     Unicorn,
 }
 
-/// `--cross-check` values.
-#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum CrossCheckArg {
-    Unicorn,
-    Native,
-}
-
 impl EngineArgs {
     /// The kernel's engine kind, or why this combination cannot run.
     pub fn kind(&self) -> Result<EngineKind, String> {
         match (self.cross_check, self.engine) {
-            (Some(CrossCheckArg::Native), _) => Err(
-                "--cross-check native compares single programs with the host CPU (`stage0-runner \
-                 exec --cross-check native`); it is not available for chain runs (use \
-                 --cross-check unicorn)"
-                    .into(),
-            ),
-            (Some(CrossCheckArg::Unicorn), EngineArg::Interp) => Ok(EngineKind::CrossCheck),
-            (Some(CrossCheckArg::Unicorn), EngineArg::Unicorn) => {
+            (true, EngineArg::Interp) => Ok(EngineKind::CrossCheck),
+            (true, EngineArg::Unicorn) => {
                 Err("--cross-check already runs both engines; drop --engine unicorn".into())
             }
-            (None, EngineArg::Interp) => Ok(EngineKind::Interp),
-            (None, EngineArg::Unicorn) => Ok(EngineKind::Unicorn),
+            (false, EngineArg::Interp) => Ok(EngineKind::Interp),
+            (false, EngineArg::Unicorn) => Ok(EngineKind::Unicorn),
         }
     }
+}
+
+/// The name of an engine kind in summaries and attestations.
+pub fn engine_name(kind: EngineKind) -> &'static str {
+    match kind {
+        EngineKind::Interp => "interp",
+        EngineKind::Unicorn => "unicorn",
+        EngineKind::CrossCheck => "cross-check",
+    }
+}
+
+/// `--cross-check native` / `unicorn` as two words: the old optional-value spelling, which
+/// now parses as the flag and a positional named like an oracle. Says what to write.
+pub fn oracle_word_error(cross_check: bool, positional: Option<&Path>) -> Option<String> {
+    let word = positional?.to_str()?;
+    if !cross_check || !matches!(word, "native" | "unicorn") || Path::new(word).exists() {
+        return None;
+    }
+    Some(format!(
+        "--cross-check takes no value (it always pairs the interpreter with unicorn), so \
+         `{word}` was read as the next argument; drop it{}",
+        if word == "native" {
+            "; the host CPU as oracle is `stage0-runner exec --cross-check-native` \
+             (single programs only)"
+        } else {
+            ""
+        }
+    ))
 }
 
 /// What a finished run produced, for the summary and the files.
@@ -114,9 +148,18 @@ pub struct Outcome {
     pub syscalls: u64,
     /// See [`vm::RunStats::peak_guest_pages`].
     pub peak_guest_pages: u64,
+    /// When the first step started (host clock, for `--attestation-times`).
+    pub started_at: SystemTime,
+    /// The engine that ran the guests.
+    pub engine: EngineKind,
 }
 
+/// Runs `a` and returns the exit status (0 verified, 1 failed, 2 could not run).
 pub fn run(a: RunArgs) -> u8 {
+    if let Some(e) = oracle_word_error(a.engine.cross_check, a.tree.as_deref()) {
+        eprintln!("stage0-runner: {e}");
+        return 2;
+    }
     let tree = a
         .tree
         .clone()
@@ -188,8 +231,9 @@ pub fn run(a: RunArgs) -> u8 {
             .map(|n| provenance::answers(n, &outcome.checked)),
     };
     let mut failed = outcome.failure.is_some() || outcome.checked.iter().any(|c| !c.ok());
+    let prov_text = provenance::to_json(&prov);
     if let Some(path) = &a.provenance {
-        if let Err(e) = write_json(path, &prov) {
+        if let Err(e) = std::fs::write(path, &prov_text) {
             eprintln!("stage0-runner: writing provenance {}: {e}", path.display());
             failed = true;
         }
@@ -197,6 +241,33 @@ pub fn run(a: RunArgs) -> u8 {
     if let Some(path) = &a.report {
         if let Err(e) = write_json(path, &summary::report(&outcome)) {
             eprintln!("stage0-runner: writing report {}: {e}", path.display());
+            failed = true;
+        }
+    }
+    if let Some(path) = &a.attestation {
+        let layout = match a.script {
+            Some(_) => "script".to_string(),
+            None => prov.layout.clone(),
+        };
+        let statement = attestation::chain_statement(ChainBuild {
+            build_type: attestation::BUILD_TYPE_CHAIN,
+            parameters: ChainParameters::of(&layout, &plan, answers_name.as_deref(), None),
+            inputs: &prov.inputs,
+            checked: &outcome.checked,
+            engine: engine_name(outcome.engine),
+            provenance_json: prov_text.as_bytes(),
+            metadata: a.attestation_times.then(|| {
+                attestation::Metadata::new(outcome.started_at, outcome.started_at + outcome.wall)
+            }),
+        });
+        let written = statement.map_err(|e| e.to_string()).and_then(|s| {
+            std::fs::write(path, attestation::to_json(&s)).map_err(|e| e.to_string())
+        });
+        if let Err(e) = written {
+            eprintln!(
+                "stage0-runner: not writing attestation {}: {e}",
+                path.display()
+            );
             failed = true;
         }
     }
@@ -229,14 +300,23 @@ pub fn run(a: RunArgs) -> u8 {
         return (128 + sig).clamp(0, 255) as u8;
     }
     let verdict = if failed { "FAILED" } else { "VERIFIED" };
-    println!(
+    let line = format!(
         "{verdict}: {matched}/{} answers match ({} programs, {} instructions, {:.1} s)",
         outcome.checked.len(),
         outcome.records.len(),
         outcome.instructions,
         outcome.wall.as_secs_f64()
     );
-    u8::from(failed)
+    let code = u8::from(failed);
+    if a.json {
+        eprintln!("{line}");
+        json_summary::print(&json_summary::RunSummary::new(
+            verdict, code, &prov, &outcome, &prov_text,
+        ));
+    } else {
+        println!("{line}");
+    }
+    code
 }
 
 fn write_json<T: serde::Serialize>(path: &Path, v: &T) -> std::io::Result<()> {
@@ -277,7 +357,16 @@ pub fn execute(tree: &Path, plan: &chain::Plan, a: &RunArgs) -> Result<Outcome, 
         let f = std::fs::File::create(p).map_err(|e| format!("--strace {}: {e}", p.display()))?;
         kernel.set_strace(Box::new(std::io::BufWriter::new(f)));
     }
-    let bar = summary::progress(a.quiet);
+    let mode = if a.quiet {
+        ProgressMode::Quiet
+    } else {
+        a.progress
+    };
+    let total = [&a.provenance, &a.compare]
+        .into_iter()
+        .flatten()
+        .find_map(|p| progress::previous_total(p));
+    let bar = Rc::new(Progress::new(mode, total));
     // Per record: when it started, and how long it ran once it ended.
     type Timing = Rc<RefCell<Vec<(Instant, Option<Duration>)>>>;
     let timing: Timing = Rc::default();
@@ -286,17 +375,18 @@ pub fn execute(tree: &Path, plan: &chain::Plan, a: &RunArgs) -> Result<Outcome, 
         kernel.set_observer(Box::new(move |ev| match ev {
             Event::Started(i, r) => {
                 timing.borrow_mut().push((Instant::now(), None));
-                bar.set_position(i as u64 + 1);
-                bar.set_message(r.argv.join(" "));
+                bar.started(i, r);
             }
-            Event::Ended(i, _) => {
+            Event::Ended(i, r) => {
                 let mut t = timing.borrow_mut();
-                let start = t[i].0;
-                t[i].1 = Some(start.elapsed());
+                let wall = t[i].0.elapsed();
+                t[i].1 = Some(wall);
+                bar.ended(i, r, wall);
             }
         }));
     }
     let start = Instant::now();
+    let started_at = SystemTime::now();
     let mut failure = None;
     for step in &plan.steps {
         if let Err(f) = chain::run_step(&mut kernel, step) {
@@ -304,7 +394,7 @@ pub fn execute(tree: &Path, plan: &chain::Plan, a: &RunArgs) -> Result<Outcome, 
             break;
         }
     }
-    bar.finish_and_clear();
+    bar.finish();
     let _ = shared.borrow_mut().flush();
     if cfg_engine == EngineKind::CrossCheck {
         let c = kernel.cross_check_counts();
@@ -336,6 +426,8 @@ pub fn execute(tree: &Path, plan: &chain::Plan, a: &RunArgs) -> Result<Outcome, 
         instructions: kernel.stats().instructions,
         syscalls: kernel.stats().syscalls,
         peak_guest_pages: kernel.stats().peak_guest_pages,
+        started_at,
+        engine: cfg_engine,
     })
 }
 

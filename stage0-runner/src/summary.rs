@@ -1,25 +1,15 @@
-//! What a person sees: the progress bar, the per-step table, the timing report.
+//! What a person sees: the per-step table and the timing report (progress is in
+//! [`crate::progress`]).
 
-use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 
 use crate::run_cmd::Outcome;
 
-/// A spinner showing how many programs ran and the current command line.
-pub fn progress(quiet: bool) -> ProgressBar {
-    if quiet {
-        return ProgressBar::hidden();
-    }
-    let bar = ProgressBar::new_spinner();
-    bar.set_style(
-        ProgressStyle::with_template("{spinner} [{elapsed_precise}] program {pos}: {wide_msg}")
-            .expect("valid template"),
-    );
-    bar.enable_steady_tick(std::time::Duration::from_millis(200));
-    bar
-}
+/// `format` of the `--report` file.
+pub const REPORT_FORMAT: &str = "stage0-runner report v1";
 
-fn short(argv: &[String]) -> String {
+/// A step's program and the output file that names it best (`M1 → hex2.hex2`).
+pub fn short(argv: &[String]) -> String {
     let prog = argv
         .first()
         .map(|p| p.rsplit('/').next().unwrap_or(p))
@@ -56,6 +46,10 @@ pub fn print_table(o: &Outcome) {
             wall
         );
     }
+    eprintln!(
+        "(instructions, syscalls and bytes: the program's own; wall s: from its start to its \
+         end, including the children it waited for)"
+    );
     let secs = o.wall.as_secs_f64().max(1e-9);
     eprintln!(
         "total: {} programs, {} instructions, {} syscalls, {:.1} s wall, {:.0} M instructions/s, peak guest memory {:.1} MiB",
@@ -68,13 +62,16 @@ pub fn print_table(o: &Outcome) {
     );
 }
 
-fn mib(pages: u64) -> f64 {
+/// Guest pages as MiB.
+pub fn mib(pages: u64) -> f64 {
     pages as f64 * vm::PAGE_SIZE as f64 / (1024.0 * 1024.0)
 }
 
 /// The --report file: wall times and rates (host-dependent, unlike provenance).
 #[derive(Serialize)]
 pub struct Report {
+    /// [`REPORT_FORMAT`].
+    pub format: &'static str,
     pub wall_seconds: f64,
     pub instructions: u64,
     pub syscalls: u64,
@@ -89,7 +86,9 @@ pub struct Report {
 #[derive(Serialize)]
 pub struct ReportRow {
     pub argv: Vec<String>,
+    /// The program's own instructions (its children not included).
     pub instructions: u64,
+    /// From its start to its end, including the children it waited for.
     pub wall_seconds: f64,
 }
 
@@ -97,6 +96,7 @@ pub struct ReportRow {
 pub fn report(o: &Outcome) -> Report {
     let secs = o.wall.as_secs_f64();
     Report {
+        format: REPORT_FORMAT,
         wall_seconds: secs,
         instructions: o.instructions,
         syscalls: o.syscalls,

@@ -73,31 +73,13 @@ pub fn history_entry(inst: &Instruction) -> Result<HistoryEntry> {
     }
 }
 
-/// RFC 3339 UTC text of a Unix time, as Go's `time.Time` marshals a whole-second time.
+/// RFC 3339 UTC text of a Unix time, as Go's `time.Time` marshals a whole-second time
+/// (`1970-01-01T00:00:01Z`). Go cannot marshal years past 9999, so neither is asked for:
+/// later times are clamped to the last second of 9999.
 pub fn rfc3339_utc(secs: u64) -> String {
-    let days = secs / 86_400;
-    let rem = secs % 86_400;
-    let (y, m, d) = civil_from_days(days as i64);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
-}
-
-/// Days since 1970-01-01 to (year, month, day), Howard Hinnant's algorithm.
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
+    const LAST_SECOND_OF_9999: u64 = 253_402_300_799;
+    let t = std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs.min(LAST_SECOND_OF_9999));
+    humantime::format_rfc3339_seconds(t).to_string()
 }
 
 #[cfg(test)]
@@ -134,5 +116,7 @@ mod tests {
     fn epoch_text() {
         assert_eq!(rfc3339_utc(1), "1970-01-01T00:00:01Z");
         assert_eq!(rfc3339_utc(951_782_400), "2000-02-29T00:00:00Z");
+        assert_eq!(rfc3339_utc(0), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339_utc(u64::MAX), "9999-12-31T23:59:59Z");
     }
 }

@@ -31,6 +31,15 @@ pub enum FetchOutcome {
     Placed(String),
 }
 
+impl std::fmt::Display for FetchOutcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            FetchOutcome::AlreadyPresent => write!(f, "already present"),
+            FetchOutcome::Placed(by) => write!(f, "from {by}"),
+        }
+    }
+}
+
 /// Lowercase hex sha256 of `data`.
 pub fn sha256_hex(data: &[u8]) -> String {
     Sha256::digest(data)

@@ -1,6 +1,7 @@
 //! StageX hand-off: the package graph, source fetching, and the OCI image of
 //! `bootstrap-stage0` written from Stage0's files exactly as BuildKit would export it.
 
+pub mod attest;
 pub mod build_args;
 pub mod build_root;
 pub mod buildkit;

@@ -3,8 +3,10 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
+use stage0_runner::verbosity::Verbosity;
+use stagex_pipeline::attest;
 use stagex_pipeline::containerfile::Containerfile;
 use stagex_pipeline::emulated::build_emulated;
 use stagex_pipeline::engine;
@@ -19,12 +21,20 @@ use stagex_pipeline::{Error, Result};
 #[derive(Parser)]
 #[command(
     name = "stagex-pipeline",
-    about = "StageX hand-off: graph, sources, OCI image of bootstrap-stage0"
+    version,
+    propagate_version = true,
+    about = "StageX hand-off: graph, sources, OCI image of bootstrap-stage0",
+    after_help = EXIT_CODES
 )]
 struct Cli {
+    #[command(flatten)]
+    verbosity: Verbosity,
     #[command(subcommand)]
     command: Cmd,
 }
+
+const EXIT_CODES: &str = "Exit status (every command): 0 success; 1 the command failed (the \
+reason is printed after `error:`); 2 bad arguments.";
 
 #[derive(Subcommand)]
 enum Cmd {
@@ -80,6 +90,16 @@ enum Cmd {
         quiet: bool,
         #[command(flatten)]
         engine: stagex_pipeline::engine_cli::EngineArgs,
+        /// Write an in-toto Statement v1 (SLSA Provenance v1) of the image to FILE: the
+        /// subject is the manifest, the dependencies the package's files and sources
+        /// (the emulated build; not with --engine).
+        #[arg(long, value_name = "FILE", conflicts_with = "engine")]
+        attestation: Option<PathBuf>,
+        /// Print one JSON summary object on stdout (digests, counts, times, whether the
+        /// manifest matches the published digest); the human lines go to stderr (the
+        /// emulated build; not with --engine).
+        #[arg(long, conflicts_with = "engine")]
+        json: bool,
     },
     /// Print the ordered build plan (levels) of a target's dependency closure.
     Plan {
@@ -97,9 +117,9 @@ enum Cmd {
         /// StageX checkout the commands run in.
         #[arg(long)]
         stagex: PathBuf,
-        /// The OCI layout written by `build` or `image`.
-        #[arg(long)]
-        out: PathBuf,
+        /// The OCI layout written by `build` or `image` (read, not written).
+        #[arg(long, value_name = "DIR", alias = "out")]
+        oci_layout: PathBuf,
         /// Run the commands (needs Docker + buildx + the containerd image store).
         #[arg(long)]
         run: bool,
@@ -140,6 +160,13 @@ enum Cmd {
         #[arg(long)]
         gnu_gzip: bool,
     },
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell) on stdout.
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff) on stdout: `stagex-pipeline man | man -l -`.
+    Man,
 }
 
 fn find_target<'a>(
@@ -165,7 +192,11 @@ fn graph_cmd(stagex: PathBuf, dot: Option<PathBuf>, list: bool) -> Result<()> {
     println!("levels: {}", levels.len());
     println!("edges: {}", g.edge_count());
     for (i, ids) in levels.iter().enumerate() {
-        println!("level {i:2}: {:3} targets", ids.len());
+        println!(
+            "level {i:2}: {:3} {}",
+            ids.len(),
+            if ids.len() == 1 { "target" } else { "targets" }
+        );
         if list {
             for id in ids {
                 println!("    {id}");
@@ -252,9 +283,24 @@ fn image_cmd(
         println!("layer   {blob} (diff_id {diff})");
     }
     println!("config   {}", d.config);
-    println!("manifest {}", d.manifest);
+    let published = attest::published(&stagex, &t.stage, &target, &d.manifest);
+    println!("manifest {} {published}", d.manifest);
     println!("index    {}", d.index);
     Ok(())
+}
+
+/// `build`'s options beyond where things are.
+struct BuildOutput {
+    quiet: bool,
+    attestation: Option<PathBuf>,
+    json: bool,
+}
+
+/// Human output of `build`: stdout, or stderr when stdout carries the `--json` summary.
+macro_rules! say {
+    ($json:expr, $($t:tt)*) => {
+        if $json { eprintln!($($t)*) } else { println!($($t)*) }
+    };
 }
 
 fn build_cmd(
@@ -264,8 +310,9 @@ fn build_cmd(
     snapshots: Option<PathBuf>,
     out: PathBuf,
     work: Option<PathBuf>,
-    quiet: bool,
+    o: BuildOutput,
 ) -> Result<()> {
+    let (quiet, json) = (o.quiet, o.json);
     let g = Graph::load(&stagex)?;
     let t = g
         .targets
@@ -287,12 +334,13 @@ fn build_cmd(
     });
     let b = build_emulated(&stagex, t, &providers, &work, &out, quiet)?;
     for (src, outcome) in &b.fetched {
-        println!("source   {} {} ({outcome:?})", src.hash, src.file);
+        say!(json, "source   {} {} ({outcome})", src.hash, src.file);
     }
     for p in &b.placed {
-        println!("line {:3} {}", p.line, p.action);
+        say!(json, "line {:3} {}", p.line, p.action);
     }
-    println!(
+    say!(
+        json,
         "emulated {} steps, {} programs, {} instructions, {:.1} s (root {})",
         b.run.steps,
         b.run.programs,
@@ -300,9 +348,34 @@ fn build_cmd(
         b.run.wall.as_secs_f64(),
         b.root.display()
     );
-    println!("config   {}", b.digests.config);
-    println!("manifest {}", b.digests.manifest);
-    println!("index    {}", b.digests.index);
+    let published = attest::published(&stagex, &t.stage, &target, &b.digests.manifest);
+    say!(json, "config   {}", b.digests.config);
+    say!(json, "manifest {} {published}", b.digests.manifest);
+    say!(json, "index    {}", b.digests.index);
+    if let Some(path) = &o.attestation {
+        let platform = t.package.package.platforms.first().map(String::as_str);
+        let s = attest::image_statement(&stagex, t, platform.unwrap_or("linux/amd64"), &b)?;
+        std::fs::write(path, stage0_runner::attestation::to_json(&s))
+            .map_err(|e| Error::io(path, e))?;
+        say!(json, "attestation {}", path.display());
+    }
+    if json {
+        let summary = serde_json::json!({
+            "format": "stagex-pipeline build summary v1",
+            "target": target,
+            "steps": b.run.steps,
+            "programs": b.run.programs,
+            "instructions": b.run.instructions,
+            "wall_seconds": b.run.wall.as_secs_f64(),
+            "layers": b.digests.layers,
+            "diff_ids": b.digests.diff_ids,
+            "config": b.digests.config,
+            "manifest": b.digests.manifest,
+            "index": b.digests.index,
+            "published": published,
+        });
+        println!("{summary}");
+    }
     Ok(())
 }
 
@@ -341,10 +414,11 @@ fn shell(stagex: &std::path::Path, script: &str) -> Result<()> {
 fn load_cmd(
     target: String,
     stagex: PathBuf,
-    out: PathBuf,
+    layout: PathBuf,
     run: bool,
     docker: String,
 ) -> Result<()> {
+    let out = layout;
     let g = Graph::load(&stagex)?;
     let t = g
         .targets
@@ -352,8 +426,13 @@ fn load_cmd(
         .ok_or_else(|| Error::Tree(format!("no target {target}")))?;
     let index = out.join("index.json");
     let text = std::fs::read_to_string(&index).map_err(|e| Error::io(&index, e))?;
-    let parsed: serde_json::Value = serde_json::from_str(&text)
-        .map_err(|e| Error::Image(format!("{}: {e}", index.display())))?;
+    let parsed: oci_spec::image::ImageIndex = serde_json::from_str(&text)
+        .map_err(|e| Error::Image(format!("{}: not an OCI image index: {e}", index.display())))?;
+    let index_digest = parsed
+        .manifests()
+        .first()
+        .map(|m| m.digest().to_string())
+        .ok_or_else(|| Error::Image(format!("{}: no manifests", index.display())))?;
     let out_abs = std::fs::canonicalize(&out).map_err(|e| Error::io(&out, e))?;
     let place = format!(
         "rm -rf out/{target} && mkdir -p out && cp -a {} out/{target} && touch out/{target}/index.json",
@@ -370,7 +449,7 @@ fn load_cmd(
     println!(
         "# {target}: OCI layout {} (index {})",
         out.display(),
-        parsed["manifests"][0]["digest"].as_str().unwrap_or("?")
+        index_digest
     );
     println!("# in {} with the Makefile's environment:", stagex.display());
     let env: Vec<String> = engine::MAKE_ENV
@@ -386,6 +465,25 @@ fn load_cmd(
     for s in &scripts[1..] {
         println!("{s}");
     }
+    let version = t.version.as_deref().unwrap_or("latest");
+    println!(
+        "# 2b. if `docker load` cannot read an OCI layout (Docker before 25, or without the \
+         containerd image store), either copy it with skopeo:"
+    );
+    println!(
+        "#   skopeo copy oci:{} docker-daemon:stagex/{target}:{version}",
+        out_abs.display()
+    );
+    println!(
+        "#   or give it to buildx as a build context, no load needed: docker buildx build \
+         --build-context stagex/{target}=oci-layout://{} ...",
+        out_abs.display()
+    );
+    println!(
+        "#   (to inspect it: skopeo inspect --override-arch 386 oci:{}; the image is \
+         linux/386, so skopeo on another host needs --override-arch)",
+        out_abs.display()
+    );
     println!(
         "# 3. targets ready now ({}): make {}",
         ready.len(),
@@ -418,6 +516,7 @@ fn main() -> ExitCode {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
     let cli = Cli::parse();
+    cli.verbosity.install();
     let result = match cli.command {
         Cmd::Graph { stagex, dot, list } => graph_cmd(stagex, dot, list),
         Cmd::Fetch {
@@ -435,6 +534,8 @@ fn main() -> ExitCode {
             work,
             quiet,
             engine,
+            attestation,
+            json,
         } => match engine.engine {
             Some(_) => {
                 let mut providers = Vec::new();
@@ -444,16 +545,28 @@ fn main() -> ExitCode {
                     &target, stagex, providers, out, &engine,
                 )
             }
-            None => build_cmd(target, stagex, tarballs, snapshots, out, work, quiet),
+            None => build_cmd(
+                target,
+                stagex,
+                tarballs,
+                snapshots,
+                out,
+                work,
+                BuildOutput {
+                    quiet: quiet || cli.verbosity.quiet,
+                    attestation,
+                    json,
+                },
+            ),
         },
         Cmd::Plan { target, stagex } => plan_cmd(target, stagex),
         Cmd::Load {
             target,
             stagex,
-            out,
+            oci_layout,
             run,
             docker,
-        } => load_cmd(target, stagex, out, run, docker),
+        } => load_cmd(target, stagex, oci_layout, run, docker),
         Cmd::Image {
             stagex,
             build_root,
@@ -463,6 +576,14 @@ fn main() -> ExitCode {
         } => image_cmd(stagex, build_root, out, target, gnu_gzip),
         Cmd::Verify { stagex, out } => stagex_pipeline::engine_cli::verify_cmd(&stagex, &out),
         Cmd::Doctor { docker } => stagex_pipeline::engine_cli::doctor_cmd(&docker),
+        Cmd::Completions { shell } => {
+            let mut cmd = Cli::command();
+            clap_complete::generate(shell, &mut cmd, "stagex-pipeline", &mut std::io::stdout());
+            Ok(())
+        }
+        Cmd::Man => clap_mangen::Man::new(Cli::command())
+            .render(&mut std::io::stdout())
+            .map_err(|e| Error::io(std::path::Path::new("<stdout>"), e)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -80,7 +80,10 @@ fn load_prints_the_makefile_commands_and_names_the_missing_engine() {
     std::fs::create_dir_all(&oci).unwrap();
     std::fs::write(
         oci.join("index.json"),
-        r#"{"schemaVersion":2,"manifests":[{"digest":"sha256:ab"}]}"#,
+        format!(
+            r#"{{"schemaVersion":2,"manifests":[{{"mediaType":"application/vnd.oci.image.index.v1+json","digest":"sha256:{}","size":1}}]}}"#,
+            "ab".repeat(32)
+        ),
     )
     .unwrap();
     let oci_s = oci.to_str().unwrap();

@@ -83,8 +83,8 @@ mod tests {
 
     #[test]
     fn check_reports_missing_and_wrong_files() {
-        let d = std::env::temp_dir().join(format!("answers-{}", std::process::id()));
-        std::fs::create_dir_all(&d).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
         std::fs::write(d.join("good"), b"abc").unwrap();
         std::fs::write(d.join("bad"), b"abd").unwrap();
         let good = vm::record::sha256_hex(b"abc");
@@ -102,8 +102,7 @@ mod tests {
                 path: "missing".into(),
             },
         ];
-        let c = check(&d, &ans);
-        std::fs::remove_dir_all(&d).unwrap();
+        let c = check(d, &ans);
         assert_eq!(
             c.iter().map(Checked::ok).collect::<Vec<_>>(),
             vec![true, false, false]

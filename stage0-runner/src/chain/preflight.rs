@@ -132,9 +132,9 @@ pub fn check(
 mod tests {
     use super::*;
 
-    fn fake_tree(layout: Layout) -> std::path::PathBuf {
-        let d = std::env::temp_dir().join(format!("preflight-{layout:?}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&d);
+    fn fake_tree(layout: Layout) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
         for (dir, marker) in std::iter::once(seed_part(layout)).chain(SOURCES.iter().copied()) {
             let p = if marker.is_empty() {
                 d.join(dir)
@@ -144,15 +144,14 @@ mod tests {
             std::fs::create_dir_all(p.parent().unwrap()).unwrap();
             std::fs::write(&p, b"not the real file").unwrap();
         }
-        d
+        dir
     }
 
     #[test]
     fn a_complete_layout_only_reports_the_wrong_seed() {
         for layout in [Layout::Upstream, Layout::Stagex] {
             let d = fake_tree(layout);
-            let problems = check(&d, None, layout, None);
-            std::fs::remove_dir_all(&d).unwrap();
+            let problems = check(d.path(), None, layout, None);
             assert_eq!(problems.len(), 1, "{layout:?}: {problems:?}");
             assert!(
                 problems[0].contains("not the published seed"),

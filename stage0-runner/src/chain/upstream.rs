@@ -39,11 +39,10 @@ pub fn plan_script(script: &Path) -> Result<Plan, super::PlanError> {
 mod tests {
     #[test]
     fn reads_commands_and_skips_comments() {
-        let d = std::env::temp_dir().join(format!("upstream-plan-{}", std::process::id()));
-        std::fs::create_dir_all(&d).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
         std::fs::write(d.join(super::SCRIPT), "# c\n\n./a b  c\n  ./d --e\n").unwrap();
-        let p = super::plan(&d).unwrap();
-        std::fs::remove_dir_all(&d).unwrap();
+        let p = super::plan(d).unwrap();
         assert_eq!(p.steps.len(), 2);
         assert_eq!(p.steps[0].argv, vec!["./a", "b", "c"]);
         assert_eq!(p.steps[1].argv, vec!["./d", "--e"]);

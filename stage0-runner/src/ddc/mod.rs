@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 use clap::{Args, ValueEnum};
 use vm::kernel::{Config, Kernel, Stdio};
 
+use crate::attestation::{self, ChainBuild, ChainParameters};
 use crate::chain::{self, answers, preflight, Layout};
 use crate::provenance::{self, Process, Provenance};
 use crate::run_cmd::{self, RunArgs};
@@ -52,6 +53,13 @@ pub struct DdcArgs {
     /// Write the DDC run's provenance (substituted steps marked) to FILE.
     #[arg(long, value_name = "FILE")]
     pub provenance: Option<PathBuf>,
+    /// Write an in-toto Statement v1 (SLSA Provenance v1) of the DDC run to FILE: subjects
+    /// are the answers' outputs; written only when everything agrees.
+    #[arg(long, value_name = "FILE")]
+    pub attestation: Option<PathBuf>,
+    /// Print one JSON summary object on stdout; the table and messages go to stderr.
+    #[arg(long)]
+    pub json: bool,
     /// A pristine upstream stage0-posix tree (it is copied, never written).
     pub tree: PathBuf,
 }
@@ -62,6 +70,14 @@ struct DdcRun {
     failure: Option<String>,
 }
 
+/// Human output: stdout, or stderr when stdout carries the `--json` summary.
+macro_rules! say {
+    ($json:expr, $($t:tt)*) => {
+        if $json { eprintln!($($t)*) } else { println!($($t)*) }
+    };
+}
+
+/// Runs `a` and returns the exit status (0 verified, 1 differs, 2 could not run).
 pub fn ddc(a: DdcArgs) -> u8 {
     match ddc_inner(&a) {
         Ok(ok) => u8::from(!ok),
@@ -72,6 +88,14 @@ pub fn ddc(a: DdcArgs) -> u8 {
     }
 }
 
+fn with_name(w: With) -> &'static str {
+    match w {
+        With::Rust => "rust",
+        With::HostCc => "host-cc",
+        With::Both => "both",
+    }
+}
+
 fn ddc_inner(a: &DdcArgs) -> Result<bool, String> {
     let plan = chain::plan(&a.tree, Layout::Upstream).map_err(|e| e.to_string())?;
     let answers_path = a.tree.join("x86.answers");
@@ -79,16 +103,23 @@ fn ddc_inner(a: &DdcArgs) -> Result<bool, String> {
     if !problems.is_empty() {
         return Err(format!("the tree is not ready: {}", problems.join("; ")));
     }
-    let work = a
-        .work
-        .clone()
-        .unwrap_or_else(|| std::env::temp_dir().join(format!("stage0-ddc-{}", std::process::id())));
+    let started = std::time::Instant::now();
+    let work = match &a.work {
+        Some(w) => w.clone(),
+        // Kept afterwards: it holds both trees for inspection.
+        None => tempfile::Builder::new()
+            .prefix("stage0-ddc-")
+            .tempdir()
+            .map_err(|e| format!("creating a work directory: {e}"))?
+            .keep(),
+    };
     let host = match a.with {
         With::Rust => None,
         With::HostCc | With::Both => {
             let tc = hostcc::build(&a.tree, &work.join("host-cc"), a.host_cc_dialect)
                 .map_err(|e| e.to_string())?;
-            println!(
+            say!(
+                a.json,
                 "host-cc: built {} with {} into {} ({})",
                 tc.tools.keys().cloned().collect::<Vec<_>>().join(", "),
                 tc.cc.display(),
@@ -106,7 +137,8 @@ fn ddc_inner(a: &DdcArgs) -> Result<bool, String> {
         _ => {
             let t = work.join("reference");
             copy_tree(&a.tree, &t)?;
-            println!(
+            say!(
+                a.json,
                 "reference: running the all-emulated chain in {}",
                 t.display()
             );
@@ -129,47 +161,94 @@ fn ddc_inner(a: &DdcArgs) -> Result<bool, String> {
             .map(|list| answers::check(&ours, &list))
             .map_err(|(line, msg)| format!("{}:{line}: {msg}", answers_path.display()))?;
     let rows = compare::steps(&run.processes, &ref_processes);
-    print_table(&rows);
+    print_table(&rows, a.json);
     let tree_diffs = compare::trees(&ours, &ref_tree, &plan.outputs);
     for d in &tree_diffs {
-        println!("DIFFERS {d}");
+        say!(a.json, "DIFFERS {d}");
     }
+    let prov = Provenance {
+        format: provenance::FORMAT.into(),
+        layout: "upstream".into(),
+        inputs: provenance::hash_inputs(&a.tree, &plan.outputs).map_err(|e| e.to_string())?,
+        processes: run.processes.clone(),
+        answers: Some(provenance::answers("x86.answers", &checked)),
+    };
+    let prov_text = provenance::to_json(&prov);
     if let Some(path) = &a.provenance {
-        let prov = Provenance {
-            format: provenance::FORMAT.into(),
-            layout: "upstream".into(),
-            inputs: provenance::hash_inputs(&a.tree, &plan.outputs).map_err(|e| e.to_string())?,
-            processes: run.processes.clone(),
-            answers: Some(provenance::answers("x86.answers", &checked)),
-        };
-        let mut text = serde_json::to_string_pretty(&prov).map_err(|e| e.to_string())?;
-        text.push('\n');
-        std::fs::write(path, text).map_err(|e| format!("{}: {e}", path.display()))?;
+        std::fs::write(path, &prov_text).map_err(|e| format!("{}: {e}", path.display()))?;
     }
     if let Some(f) = &run.failure {
-        println!("FAILURE {f}");
+        say!(a.json, "FAILURE {f}");
     }
     let substituted = rows.iter().filter(|r| r.substitute.is_some()).count();
     let identical = rows.iter().filter(|r| r.identical).count();
     let matched = checked.iter().filter(|c| c.ok()).count();
-    let ok = run.failure.is_none()
+    let mut ok = run.failure.is_none()
         && identical == rows.len()
         && tree_diffs.is_empty()
         && matched == checked.len();
-    println!(
-        "{}: {identical}/{} steps identical ({substituted} substituted), output trees {}, {matched}/{} answers match",
-        if ok { "DDC VERIFIED" } else { "DDC FAILED" },
+    if let Some(path) = &a.attestation {
+        let written = if ok {
+            attestation::chain_statement(ChainBuild {
+                build_type: attestation::BUILD_TYPE_DDC,
+                parameters: ChainParameters::of(
+                    "upstream",
+                    &plan,
+                    Some("x86.answers"),
+                    Some(with_name(a.with)),
+                ),
+                inputs: &prov.inputs,
+                checked: &checked,
+                engine: "interp",
+                provenance_json: prov_text.as_bytes(),
+                metadata: None,
+            })
+            .map_err(|e| e.to_string())
+            .and_then(|s| std::fs::write(path, attestation::to_json(&s)).map_err(|e| e.to_string()))
+        } else {
+            Err("the DDC run did not verify".to_string())
+        };
+        if let Err(e) = written {
+            eprintln!(
+                "stage0-runner ddc: not writing attestation {}: {e}",
+                path.display()
+            );
+            ok = false;
+        }
+    }
+    let verdict = if ok { "DDC VERIFIED" } else { "DDC FAILED" };
+    say!(
+        a.json,
+        "{verdict}: {identical}/{} steps identical ({substituted} substituted), output trees {}, {matched}/{} answers match",
         rows.len(),
         if tree_diffs.is_empty() { "identical" } else { "differ" },
         checked.len()
     );
+    if a.json {
+        crate::json_summary::print(&crate::json_summary::DdcSummary {
+            format: crate::json_summary::DDC_FORMAT,
+            verdict,
+            exit_code: u8::from(!ok),
+            with: with_name(a.with).into(),
+            steps: rows.len(),
+            substituted,
+            identical,
+            tree_differences: tree_diffs.iter().map(|d| d.to_string()).collect(),
+            answers: provenance::answers("x86.answers", &checked),
+            failure: run.failure.clone(),
+            wall_seconds: started.elapsed().as_secs_f64(),
+        });
+    }
     Ok(ok)
 }
 
-fn print_table(rows: &[compare::Row]) {
-    println!(
+fn print_table(rows: &[compare::Row], json: bool) {
+    say!(
+        json,
         "{:>4}  {:<22} {:<9} command",
-        "step", "substituted by", "identical"
+        "step",
+        "substituted by",
+        "identical"
     );
     for r in rows {
         let mut argv = r.argv.clone();
@@ -177,14 +256,15 @@ fn print_table(rows: &[compare::Row]) {
             argv.truncate(argv.floor_char_boundary(87));
             argv.push_str("...");
         }
-        println!(
+        say!(
+            json,
             "{:>4}  {:<22} {:<9} {argv}",
             r.step,
             r.substitute.as_deref().unwrap_or("emulated"),
             if r.identical { "yes" } else { "NO" }
         );
         if let Some(d) = &r.detail {
-            println!("      {d}");
+            say!(json, "      {d}");
         }
     }
 }

@@ -89,7 +89,7 @@ enum Cmd {
         #[arg(short, long)]
         quiet: bool,
         #[command(flatten)]
-        engine: stagex_pipeline::engine_cli::EngineArgs,
+        engine: Box<stagex_pipeline::engine_cli::EngineArgs>,
         /// Write an in-toto Statement v1 (SLSA Provenance v1) of the image to FILE: the
         /// subject is the manifest, the dependencies the package's files and sources
         /// (the emulated build; not with --engine).

@@ -185,16 +185,21 @@ file "target/$TRIPLE/release/stage0-runner" 2>/dev/null || true
 
 # The crates whose tests exercise what depends on the host: vm (CPU, guest memory, ELF,
 # syscalls, processes, VFS), seed (the Rust seed tools' byte output), the root package's
-# guest programs, and stage0-runner's own tests (provenance, answers, the chain's small
-# runs). Override with CROSS_TEST_PACKAGES="-p vm ...".
-read -r -a TEST_PACKAGES <<<"${CROSS_TEST_PACKAGES:--p vm -p seed -p stage0-testkit -p stage0-runner}"
+# guest programs, and stage0-runner's unit tests (provenance, answers, reports).
+# stage0-runner's integration tests are left out: they spawn host processes (qemu-i386, cc,
+# the runner's own binary), and under qemu-user a failed spawn is not reported as one
+# (glibc's posix_spawn shares memory with a vfork child, which qemu-user runs as a fork:
+# bench_qemu_hook's missing-qemu test sees exit status 128 instead of the spawn error).
+# Override with CROSS_TEST_PACKAGES="-p vm ...".
+read -r -a TEST_PACKAGES <<<"${CROSS_TEST_PACKAGES:--p vm -p seed -p stage0-testkit}"
 # Upstream-tree and slow tests stay on the host run (scripts/test.sh): under qemu the chain
 # takes tens of minutes. The whole foreign chain is `scripts/cross-chain.sh`.
 unset STAGE0_POSIX_TREE STAGE0_NATIVE_TREE STAGEX_ROOT STAGE0_MIRROR STAGE0_SLOW_TESTS
 T2=$(now)
 log "cargo test --target $TRIPLE ${TEST_PACKAGES[*]} (runner: $QEMU -L /usr/$GNU)"
 # Doctests are left out: they test the docs' examples, not the target, and run on the host.
-"$CARGO_BIN" test --locked --target "$TRIPLE" "${TEST_PACKAGES[@]}" --lib --bins --tests
+"$CARGO_BIN" test --locked --no-fail-fast --target "$TRIPLE" "${TEST_PACKAGES[@]}" --lib --bins --tests
+"$CARGO_BIN" test --locked --target "$TRIPLE" -p stage0-runner --lib
 T_TEST=$(($(now) - T2))
 log "tests: ${T_TEST} s"
 log "total: install ${T_INSTALL} s, build ${T_BUILD} s, tests ${T_TEST} s"

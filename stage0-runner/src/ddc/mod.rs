@@ -253,7 +253,12 @@ fn print_table(rows: &[compare::Row], json: bool) {
     for r in rows {
         let mut argv = r.argv.clone();
         if argv.len() > 90 {
-            argv.truncate(argv.floor_char_boundary(87));
+            // str::floor_char_boundary needs Rust 1.91; the MSRV is older.
+            let cut = (0..=87)
+                .rev()
+                .find(|&i| argv.is_char_boundary(i))
+                .unwrap_or(0);
+            argv.truncate(cut);
             argv.push_str("...");
         }
         say!(

@@ -54,13 +54,21 @@ pub mod nr {
     pub const OPEN: u32 = 5;
     pub const CLOSE: u32 = 6;
     pub const WAITPID: u32 = 7;
+    pub const UNLINK: u32 = 10;
     pub const EXECVE: u32 = 11;
+    pub const CHDIR: u32 = 12;
     pub const CHMOD: u32 = 15;
+    pub const LSEEK: u32 = 19;
+    pub const ACCESS: u32 = 33;
     pub const RENAME: u32 = 38;
     pub const MKDIR: u32 = 39;
+    pub const RMDIR: u32 = 40;
+    pub const DUP: u32 = 41;
     pub const BRK: u32 = 45;
     pub const SYMLINK: u32 = 83;
     pub const READLINK: u32 = 85;
+    pub const FCHMOD: u32 = 94;
+    pub const FCHDIR: u32 = 133;
 }
 
 /// Size of the scratch buffer [`Arg::Buf`] points at.
@@ -207,5 +215,32 @@ pub fn argv_amplifier(len: u32, count: u32) -> Vec<u8> {
         a.mov(ebx, eax)?;
         a.mov(eax, nr::EXIT)?;
         a.int(0x80)
+    })
+}
+
+/// Forks `count` children one after another, each exiting at once and waited for (a run
+/// of many short-lived processes, never more than two alive); exits with 0.
+pub fn fork_exit_wait(count: u32) -> Vec<u8> {
+    crate::programs::build(0, move |a| {
+        let mut top = a.create_label();
+        let mut parent = a.create_label();
+        a.mov(edi, count)?;
+        a.set_label(&mut top)?;
+        a.mov(eax, nr::FORK)?;
+        a.int(0x80)?;
+        a.test(eax, eax)?;
+        a.jne(parent)?;
+        a.xor(ebx, ebx)?;
+        a.mov(eax, nr::EXIT)?;
+        a.int(0x80)?;
+        a.set_label(&mut parent)?;
+        a.mov(ebx, -1i32)?;
+        a.xor(ecx, ecx)?;
+        a.xor(edx, edx)?;
+        a.mov(eax, nr::WAITPID)?;
+        a.int(0x80)?;
+        a.dec(edi)?;
+        a.jne(top)?;
+        exit(a, 0)
     })
 }

@@ -142,6 +142,18 @@ fn argv_amplification_is_refused_while_it_is_collected() {
 }
 
 #[test]
+fn many_short_lived_children_keep_little_host_memory() {
+    // 100,000 children, one at a time: each leaves a record, which must stay small.
+    let (_d, e) = exec(&adversary::fork_exit_wait(100_000), &[]);
+    assert_eq!(e.code, Some(0), "{}", e.stderr);
+    assert!(
+        e.max_rss_kib < 160 << 10,
+        "runner peak RSS {} KiB",
+        e.max_rss_kib
+    );
+}
+
+#[test]
 fn a_spinning_guest_stops_at_the_timeout() {
     let (_d, e) = exec(&programs::spin(), &["--timeout", "1"]);
     assert_limit(&e, "timeout", "--timeout");

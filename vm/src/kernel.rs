@@ -245,8 +245,9 @@ pub struct Kernel {
     pub(crate) next_pid: u32,
     pub(crate) table: SyscallTable,
     pub(crate) records: Vec<ProcessRecord>,
-    /// Per-record syscall counts, indexed like `records` (a flat array is cheap to bump).
-    pub(crate) counts: Vec<Box<[u64; 512]>>,
+    /// Per-record syscall counts, indexed like `records` (a flat array is cheap to bump);
+    /// emptied when the record is finished, so a finished record costs no 4 KiB array.
+    pub(crate) counts: Vec<Box<[u64]>>,
     pub(crate) faults: Vec<FaultReport>,
     pub(crate) stats: RunStats,
     pub(crate) strace: Option<Box<dyn Write>>,
@@ -445,7 +446,7 @@ impl Kernel {
             bytes_written: 0,
             substitute: None,
         });
-        self.counts.push(Box::new([0; 512]));
+        self.counts.push(vec![0; 512].into_boxed_slice());
         let i = self.records.len() - 1;
         p.record = Some(i);
         p.written.clear();
@@ -480,7 +481,7 @@ impl Kernel {
         for n in std::mem::take(&mut p.written) {
             self.vfs.forget(n);
         }
-        for (nr, &c) in self.counts[i].iter().enumerate() {
+        for (nr, &c) in std::mem::take(&mut self.counts[i]).iter().enumerate() {
             if c > 0 {
                 rec.syscalls.insert(self.table.name(nr as u32), c);
             }
@@ -674,11 +675,15 @@ impl Kernel {
         p.record
             .map(|i| self.records[i].exe.clone())
             .unwrap_or_else(|| {
-                self.records
+                // A forked child that has not exec'd runs its parent's image; the parent
+                // waits on the run stack (searching the records instead cost a scan of
+                // every earlier child per exit).
+                self.procs
                     .iter()
                     .rev()
-                    .find(|r| r.pid == p.ppid)
-                    .map(|r| r.exe.clone())
+                    .find(|q| q.pid == p.ppid)
+                    .and_then(|q| q.record)
+                    .map(|i| self.records[i].exe.clone())
                     .unwrap_or_default()
             })
     }

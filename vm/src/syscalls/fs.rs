@@ -106,7 +106,15 @@ pub(super) fn write(k: &mut Kernel, a: [u32; 6]) -> SysResult {
             fit => fit,
         },
     };
-    if k.stats.bytes_written + count as u64 > k.cfg.limits.max_written {
+    // A write past the end fills the gap with zeros the host holds in memory: the gap
+    // counts as written, or lseek far out and one byte would bypass the limit.
+    let hole = match &of.handle {
+        Handle::File(n) if count > 0 && of.flags & oflag::APPEND == 0 => {
+            of.offset.saturating_sub(n.borrow().data.len() as u64)
+        }
+        _ => 0,
+    };
+    if k.stats.bytes_written + hole + count as u64 > k.cfg.limits.max_written {
         k.limit_reached(Limit::Written);
         return Err(Errno::EFBIG.into());
     }
@@ -128,7 +136,7 @@ pub(super) fn write(k: &mut Kernel, a: [u32; 6]) -> SysResult {
         write_to(k, &mut of, data)?;
         done += n;
     }
-    k.stats.bytes_written += count as u64;
+    k.stats.bytes_written += hole + count as u64;
     if let Some(i) = k.procs.last().and_then(|p| p.record) {
         k.records[i].bytes_written += count as u64;
     }

@@ -59,6 +59,16 @@ fn nofollow(write: bool) -> OpenOptions {
     o
 }
 
+/// Whether an open host file still has a name (a link count above zero).
+#[cfg(unix)]
+pub fn still_linked(f: &File) -> bool {
+    f.metadata().is_ok_and(|m| m.nlink() > 0)
+}
+#[cfg(not(unix))]
+pub fn still_linked(_f: &File) -> bool {
+    false
+}
+
 /// Opens the regular file `name` in `dir` without following a link, for reading and,
 /// with `write`, writing. The guest is root: a file whose mode forbids the runner's user
 /// to open it is opened with the owner's read and write bits set for the moment.

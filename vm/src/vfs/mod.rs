@@ -320,10 +320,21 @@ impl Vfs {
         let node = self.node_at(&r.parent, name);
         r.parent.remove_file(name).map_err(errno)?;
         if let Some(n) = node {
+            self.name_removed(&n);
+        }
+        Ok(())
+    }
+
+    /// One name of `n` went (unlink, or replaced by a rename). If the host file has no
+    /// other name left it is gone: never written back, and no longer found by identity.
+    /// With another name (a hard link already in the tree) it is still the file behind it,
+    /// and what the guest writes must reach the host.
+    fn name_removed(&mut self, n: &FileRef) {
+        let linked = n.borrow().host.as_ref().is_some_and(host::still_linked);
+        if !linked {
             n.borrow_mut().unlinked = true;
             self.nodes.remove(&n.borrow().key);
         }
-        Ok(())
     }
 
     /// mkdir(2).
@@ -362,8 +373,7 @@ impl Vfs {
         a.parent.rename(an, &b.parent, bn).map_err(errno)?;
         if let Some(n) = replaced {
             if !moved.as_ref().is_some_and(|m| Rc::ptr_eq(m, &n)) {
-                n.borrow_mut().unlinked = true;
-                self.nodes.remove(&n.borrow().key);
+                self.name_removed(&n);
             }
         }
         if let Some(n) = moved {

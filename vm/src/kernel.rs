@@ -228,7 +228,8 @@ pub struct RunStats {
     /// need, to compare the host's peak resident memory with. Updated wherever guest
     /// memory grows: spawn, brk, fork, execve and stack growth.
     pub peak_guest_pages: u64,
-    /// Bytes the guests wrote to files and standard streams.
+    /// Bytes the guests wrote to files and standard streams, counting the holes that
+    /// writes past a file's end leave (what `--max-written` limits).
     pub bytes_written: u64,
 }
 

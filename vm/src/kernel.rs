@@ -263,8 +263,6 @@ pub struct Kernel {
     interrupt: Option<Arc<AtomicUsize>>,
     /// When the run must end (`--timeout`).
     deadline: Option<Instant>,
-    /// Guest pages mapped now, over the live processes.
-    pub(crate) guest_pages: u64,
 }
 
 /// A callback told of each [`Event`].
@@ -307,7 +305,6 @@ impl Kernel {
             exec_hook: None,
             interrupt: None,
             deadline: cfg_deadline,
-            guest_pages: 0,
         })
     }
 
@@ -495,20 +492,28 @@ impl Kernel {
     /// Updates [`RunStats::peak_guest_pages`]; called wherever guest memory grows (spawn,
     /// brk, fork, execve, stack growth).
     pub(crate) fn note_guest_pages(&mut self) {
-        self.guest_pages = self.procs.iter().map(|p| p.mem.mapped_pages() as u64).sum();
-        self.stats.peak_guest_pages = self.stats.peak_guest_pages.max(self.guest_pages);
-        let max = self.cfg.limits.max_memory / crate::memory::PAGE_SIZE as u64;
-        if self.guest_pages > max {
+        let pages = self.guest_pages();
+        self.stats.peak_guest_pages = self.stats.peak_guest_pages.max(pages);
+        if pages > self.max_guest_pages() {
             self.limit_reached(Limit::Memory);
         }
+    }
+
+    /// Guest pages mapped now, over the live processes.
+    fn guest_pages(&self) -> u64 {
+        self.procs.iter().map(|p| p.mem.mapped_pages() as u64).sum()
+    }
+
+    /// `--max-memory` in guest pages.
+    fn max_guest_pages(&self) -> u64 {
+        self.cfg.limits.max_memory / crate::memory::PAGE_SIZE as u64
     }
 
     /// Whether `extra` more guest pages fit in the memory limit, with `freed` pages about
     /// to go (an execve's old image). If not, the run stops with the limit's error.
     pub(crate) fn admit_pages(&mut self, extra: u64, freed: u64) -> bool {
-        let max = self.cfg.limits.max_memory / crate::memory::PAGE_SIZE as u64;
-        let now: u64 = self.procs.iter().map(|p| p.mem.mapped_pages() as u64).sum();
-        if now.saturating_sub(freed).saturating_add(extra) > max {
+        let now = self.guest_pages();
+        if now.saturating_sub(freed).saturating_add(extra) > self.max_guest_pages() {
             self.limit_reached(Limit::Memory);
             return false;
         }

@@ -237,17 +237,10 @@ impl Vfs {
             return Ok(());
         }
         let res = self.write_back(&mut node.borrow_mut());
-        let key = node.borrow().key;
         if node.borrow_mut().host.take().is_some() {
             self.open_files -= 1;
         }
-        let known = self.nodes.get(&key).is_some_and(|k| Rc::ptr_eq(k, &node));
-        let holders = 1 + known as usize;
-        if Rc::strong_count(&node) == holders {
-            // Only the table and the caller hold it: nobody needs it any more.
-            if known {
-                self.nodes.remove(&key);
-            }
+        if self.drop_if_unreferenced(&node) {
             return res;
         }
         let mut n = node.borrow_mut();
@@ -260,12 +253,23 @@ impl Vfs {
     /// Forgets `node` if nothing but the table refers to it any more (a running image's
     /// record let go of it).
     pub fn forget(&mut self, node: FileRef) {
+        if node.borrow().descriptions == 0 {
+            self.drop_if_unreferenced(&node);
+        }
+    }
+
+    /// Removes `node` from the table when only the table and the caller hold it; returns
+    /// whether nobody else needs it.
+    fn drop_if_unreferenced(&mut self, node: &FileRef) -> bool {
         let key = node.borrow().key;
-        let idle = node.borrow().descriptions == 0;
-        let known = self.nodes.get(&key).is_some_and(|k| Rc::ptr_eq(k, &node));
-        if idle && known && Rc::strong_count(&node) == 2 {
+        let known = self.nodes.get(&key).is_some_and(|k| Rc::ptr_eq(k, node));
+        if Rc::strong_count(node) != 1 + known as usize {
+            return false;
+        }
+        if known {
             self.nodes.remove(&key);
         }
+        true
     }
 
     fn write_back(&self, n: &mut FileNode) -> Result<(), WriteBackError> {

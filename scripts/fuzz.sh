@@ -20,6 +20,14 @@ for t in "${targets[@]}"; do
     mkdir -p "fuzz/corpus/$t"
     echo "fuzz.sh: $t for ${secs} s"
     log="fuzz/$t.log"
+    # Build first, so a build that fails (a full disk, a killed linker) is reported as
+    # what it is and never as a crash the fuzzer found.
+    if ! cargo fuzz build --sanitizer none "$t" >"$log" 2>&1; then
+        tail -n 40 "$log"
+        df -h fuzz/ || true
+        echo "fuzz.sh: could not build fuzz target $t (a build failure, not a crash; log: $log)"
+        exit 2
+    fi
     if ! cargo fuzz run --sanitizer none "$t" "fuzz/corpus/$t" -- \
         -max_total_time="$secs" -max_len=4096 -timeout=10 -rss_limit_mb=2048 \
         -print_final_stats=1 >"$log" 2>&1; then

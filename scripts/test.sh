@@ -8,6 +8,15 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-test-deps.sh
+# The debug build, the fuzz build and the foreign builds need about 25 GiB together; a disk
+# that runs full shows up as odd tool crashes (ar died with SIGBUS once), so say it up front.
+free_kib=$(df -Pk . | awk 'NR==2 {print $4}')
+echo "test.sh: $(( free_kib / 1048576 )) GiB free on the build disk"
+if [ "$free_kib" -lt $(( 25 * 1048576 )) ]; then
+    echo "test.sh: warning: less than 25 GiB free; builds may fail for want of space"
+fi
+# Incremental state is of no use to a one-shot run and doubles the debug target's size.
+export CARGO_INCREMENTAL=0
 if [ -z "${STAGE0_POSIX_TREE:-}" ] && [ -d stage0-posix/bootstrap-seeds ]; then
     export STAGE0_POSIX_TREE="$PWD/stage0-posix"
 fi

@@ -16,7 +16,6 @@ pub mod engine_build;
 pub mod engine_cli;
 pub mod error;
 pub mod fetch;
-pub mod goflate;
 pub mod gojson;
 pub mod graph;
 pub mod native;

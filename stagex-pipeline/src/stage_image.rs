@@ -245,7 +245,7 @@ impl LayerCompression {
     /// Compresses one layer.
     pub fn compress(self, data: &[u8]) -> Result<Vec<u8>> {
         match self {
-            LayerCompression::GoGzip => Ok(crate::goflate::gzip(data)),
+            LayerCompression::GoGzip => Ok(goflate::gzip(data)),
             LayerCompression::GnuGzip => crate::fetch::gzip_n(data),
         }
     }

@@ -5,8 +5,15 @@
 use std::io::Read;
 use std::process::Command;
 
-use stagex_pipeline::fetch::sha256_hex;
-use stagex_pipeline::goflate::gzip;
+use goflate::gzip;
+use sha2::{Digest, Sha256};
+
+fn sha256_hex(data: &[u8]) -> String {
+    Sha256::digest(data)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
 
 /// Deterministic mixed content: text with variations, random runs (stored blocks),
 /// zero runs, long repeats; large enough for window shifts and many blocks.

@@ -51,18 +51,22 @@ STAGE0_VERIFIER_PYTHON="$(bash scripts/install-verifiers.sh)" \
 
 # Foreign hosts (README "Other hosts"): aarch64 built with Debian's Rust 1.96 and big-endian
 # s390x built with Debian's Rust 1.85 (the workspace's rust-version), each tested under
-# qemu-user. Opt-in for now (STAGE0_CROSS_TESTS=1): about 10 minutes per architecture on an
-# idle machine, and the aarch64 suite has not yet run to the end here (issue 14). With
-# STAGE0_SLOW_TESTS=1 and a tree, also the whole chain on both builds under qemu, compared
-# byte for byte with the host's provenance.
-if [ "${STAGE0_CROSS_TESTS:-}" = 1 ]; then
-    bash scripts/cross-test.sh aarch64
-    bash scripts/cross-test.sh s390x
+# qemu-user. The release build here skips fat LTO: LTO only makes the qemu chain faster and
+# costs most of the build's time (18 of 40 minutes per architecture on a loaded machine);
+# what CI checks is that the release build compiles and that the tests pass on the target.
+# STAGE0_CROSS_TESTS=0 leaves them out (a quick local run). With STAGE0_SLOW_TESTS=1 and a
+# tree, also the whole chain on both builds under qemu, compared byte for byte with the
+# host's provenance.
+if [ "${STAGE0_CROSS_TESTS:-1}" != 0 ]; then
+    for arch in aarch64 s390x; do
+        CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 CARGO_PROFILE_RELEASE_DEBUG=0 \
+            bash scripts/cross-test.sh "$arch"
+    done
     if [ "${STAGE0_SLOW_TESTS:-}" = 1 ] && [ -n "${STAGE0_POSIX_TREE:-}" ]; then
         chain_work=$(mktemp -d)
         bash scripts/cross-chain.sh aarch64 "$STAGE0_POSIX_TREE" --work "$chain_work"
         bash scripts/cross-chain.sh s390x "$STAGE0_POSIX_TREE" --reference "$chain_work/host.prov" --work "$chain_work"
     fi
 else
-    echo "test.sh: cross tests (aarch64, s390x under qemu-user) not run: set STAGE0_CROSS_TESTS=1"
+    echo "test.sh: ######## cross tests (aarch64, s390x under qemu-user) left out: STAGE0_CROSS_TESTS=0 ########"
 fi

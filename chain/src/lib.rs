@@ -31,6 +31,25 @@ pub mod progress;
 pub mod provenance;
 pub mod roles;
 
+/// A line of a text input (answers file, Containerfile) that could not be understood.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{line}: {message}")]
+pub struct LineError {
+    /// 1-based line number.
+    pub line: usize,
+    /// What is wrong with it.
+    pub message: String,
+}
+
+impl LineError {
+    pub(crate) fn new(line: usize, message: impl Into<String>) -> Self {
+        LineError {
+            line,
+            message: message.into(),
+        }
+    }
+}
+
 pub use execute::{
     engine_name, execute, prepare_tree, run_step, ChainError, CrossCheckCounts, Flow, Hooks,
     NoHooks, Options, Outcome, Sink, SinkKind, StepFailure, StepFailureKind,

@@ -56,7 +56,7 @@ fn check_answers(answers: Option<&Path>, problems: &mut Vec<String>) {
     if let Some(a) = answers {
         match std::fs::read_to_string(a) {
             Ok(text) => {
-                if let Err((line, msg)) = crate::answers::parse(&text) {
+                if let Err(crate::LineError { line, message: msg }) = crate::answers::parse(&text) {
                     problems.push(format!("answers file {}:{line}: {msg}", a.display()));
                 }
             }

@@ -296,8 +296,7 @@ fn run_qemu(tree: &Path, qemu_exe: &Path) -> Result<QemuRun, String> {
             let path = tree.join(a.trim_start_matches('/'));
             let text =
                 std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-            let list = answers::parse(&text)
-                .map_err(|(line, msg)| format!("{}:{line}: {msg}", path.display()))?;
+            let list = answers::parse(&text).map_err(|e| format!("{}:{e}", path.display()))?;
             answers::check(tree, &list)
         }
         None => Vec::new(),

@@ -164,7 +164,7 @@ fn ddc_inner(a: &DdcArgs) -> Result<bool, String> {
     let checked =
         answers::parse(&std::fs::read_to_string(&answers_path).map_err(|e| e.to_string())?)
             .map(|list| answers::check(&ours, &list))
-            .map_err(|(line, msg)| format!("{}:{line}: {msg}", answers_path.display()))?;
+            .map_err(|e| format!("{}:{e}", answers_path.display()))?;
     let rows = compare::steps(&run.processes, &ref_processes);
     print_table(&rows, a.json);
     let tree_diffs = compare::trees(&ours, &ref_tree, &plan.outputs);

@@ -299,7 +299,7 @@ fn write_json<T: serde::Serialize>(path: &Path, v: &T) -> std::io::Result<()> {
 
 /// Runs every step of the plan in one emulated kernel, with `a`'s options and progress;
 /// prints the cross-check's counts and the faults.
-pub fn execute(tree: &Path, plan: &Plan, a: &RunArgs) -> Result<Outcome, String> {
+fn execute(tree: &Path, plan: &Plan, a: &RunArgs) -> Result<Outcome, String> {
     let engine = a.engine.kind()?;
     let mode = if a.quiet {
         ProgressMode::Quiet

@@ -199,7 +199,7 @@ T2=$(now)
 log "cargo test --target $TRIPLE ${TEST_PACKAGES[*]} (runner: $QEMU -L /usr/$GNU)"
 # Doctests are left out: they test the docs' examples, not the target, and run on the host.
 "$CARGO_BIN" test --locked --no-fail-fast --target "$TRIPLE" "${TEST_PACKAGES[@]}" --lib --bins --tests
-"$CARGO_BIN" test --locked --target "$TRIPLE" -p stage0-runner --lib
+"$CARGO_BIN" test --locked --target "$TRIPLE" -p stage0-runner -p stage0-chain --lib
 T_TEST=$(($(now) - T2))
 log "tests: ${T_TEST} s"
 log "total: install ${T_INSTALL} s, build ${T_BUILD} s, tests ${T_TEST} s"

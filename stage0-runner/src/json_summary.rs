@@ -3,8 +3,8 @@
 
 use serde::Serialize;
 
-use crate::provenance::{Answers, Provenance};
-use crate::run_cmd::{engine_name, Outcome};
+use stage0_chain::provenance::{Answers, Provenance};
+use stage0_chain::{engine_name, Outcome};
 
 /// `format` of [`RunSummary`].
 pub const RUN_FORMAT: &str = "stage0-runner run summary v1";
@@ -82,7 +82,7 @@ impl RunSummary {
                 })
                 .collect(),
             provenance_sha256: vm::record::sha256_hex(prov_text.as_bytes()),
-            failure: o.failure.clone(),
+            failure: o.failure.as_ref().map(|f| f.to_string()),
             wall_seconds: o.wall.as_secs_f64(),
             peak_guest_mib: crate::summary::mib(o.peak_guest_pages),
         }

@@ -1,8 +1,8 @@
 //! `stage0-runner`: run and verify the stage0-posix bootstrap chain inside an i386 emulator.
 
-use stage0_runner::progress::ProgressMode;
+use stage0_chain::progress::ProgressMode;
+use stage0_runner::cmd::{bench, ddc, exec, report, run, seed, step};
 use stage0_runner::verbosity::Verbosity;
-use stage0_runner::{bench_cmd, ddc, exec, report_cmd, run_cmd, seed_cmd, step_cmd};
 
 use std::process::ExitCode;
 
@@ -44,22 +44,22 @@ enum Command {
     /// upstream layout, as a native run does); the files named by --provenance, --report,
     /// --attestation, --log and --strace are written where given.
     #[command(after_help = EXIT_RUN)]
-    Run(run_cmd::RunArgs),
+    Run(run::RunArgs),
     /// Run the chain one program at a time, explaining each step.
     #[command(after_help = EXIT_OTHER)]
-    Step(step_cmd::StepArgs),
+    Step(step::StepArgs),
     /// Write a finished run (its provenance) as an HTML page or a Graphviz graph.
     #[command(after_help = EXIT_OTHER)]
-    Report(report_cmd::ReportArgs),
+    Report(report::ReportArgs),
     /// Wall time of the whole chain natively, under qemu-i386 and in the emulator.
     #[command(after_help = EXIT_BENCH)]
-    Bench(bench_cmd::BenchArgs),
+    Bench(bench::BenchArgs),
     /// Run the chain with Rust / host-compiled substitutes and compare with all-emulated.
     #[command(after_help = EXIT_DDC)]
     Ddc(ddc::DdcArgs),
     /// The Rust seed tools.
     #[command(after_help = EXIT_OTHER)]
-    Seed(seed_cmd::SeedArgs),
+    Seed(seed::SeedArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell) on stdout.
     #[command(after_help = EXIT_OTHER)]
     Completions {
@@ -86,13 +86,13 @@ fn main() -> ExitCode {
             if cli.verbosity.verbose && args.progress == ProgressMode::Auto {
                 args.progress = ProgressMode::Plain;
             }
-            run_cmd::run(args)
+            run::run(args)
         }
-        Command::Step(args) => step_cmd::step(args),
-        Command::Report(args) => report_cmd::report(args),
-        Command::Bench(args) => bench_cmd::bench(args),
+        Command::Step(args) => step::step(args),
+        Command::Report(args) => report::report(args),
+        Command::Bench(args) => bench::bench(args),
         Command::Ddc(args) => ddc::ddc(args),
-        Command::Seed(args) => seed_cmd::seed(args),
+        Command::Seed(args) => seed::seed(args),
         Command::Completions { shell } => {
             let mut cmd = Cli::command();
             clap_complete::generate(shell, &mut cmd, "stage0-runner", &mut std::io::stdout());

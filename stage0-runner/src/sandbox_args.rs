@@ -1,10 +1,8 @@
-//! The sandbox's limit flags, shared by every command that runs guests, and the signal
-//! handling that stops a run cleanly.
+//! The sandbox's limit flags, shared by every command that runs guests (the signal
+//! handling that stops a run cleanly is [`stage0_chain::interrupt`]).
 
 use std::fmt;
 use std::str::FromStr;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use clap::Args;
@@ -134,34 +132,6 @@ impl fmt::Display for WallTime {
             Some(s) if s % 60 == 0 => write!(f, "{}m", s / 60),
             Some(s) => write!(f, "{s}s"),
         }
-    }
-}
-
-/// The flag SIGINT and SIGTERM set (to the signal's number), installed once per process:
-/// a running kernel given it stops cleanly, writing every file back. A second signal
-/// while the first is being handled ends the runner at once.
-pub fn interrupt_flag() -> Arc<AtomicUsize> {
-    static FLAG: OnceLock<Arc<AtomicUsize>> = OnceLock::new();
-    FLAG.get_or_init(|| {
-        let flag = Arc::new(AtomicUsize::new(0));
-        #[cfg(unix)]
-        for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-            let armed = Arc::new(std::sync::atomic::AtomicBool::new(false));
-            // Order matters: the second signal exits because the first armed it.
-            let _ = signal_hook::flag::register_conditional_shutdown(sig, 128 + sig, armed.clone());
-            let _ = signal_hook::flag::register(sig, armed);
-            let _ = signal_hook::flag::register_usize(sig, flag.clone(), sig as usize);
-        }
-        flag
-    })
-    .clone()
-}
-
-/// The signal that asked the runner to stop, if one did.
-pub fn interrupted() -> Option<i32> {
-    match interrupt_flag().load(Ordering::Relaxed) {
-        0 => None,
-        s => Some(s as i32),
     }
 }
 

@@ -1,30 +1,14 @@
 //! What a person sees: the per-step table and the timing report (progress is in
-//! [`crate::progress`]).
+//! [`stage0_chain::progress`]).
 
 use serde::Serialize;
 
-use crate::run_cmd::Outcome;
+use stage0_chain::Outcome;
 
 /// `format` of the `--report` file.
 pub const REPORT_FORMAT: &str = "stage0-runner report v1";
 
-/// A step's program and the output file that names it best (`M1 → hex2.hex2`).
-pub fn short(argv: &[String]) -> String {
-    let prog = argv
-        .first()
-        .map(|p| p.rsplit('/').next().unwrap_or(p))
-        .unwrap_or("");
-    // The output file names the step best: the argument after -o, or the last one.
-    let out = argv
-        .iter()
-        .position(|a| a == "-o" || a == "--output")
-        .and_then(|i| argv.get(i + 1))
-        .or(argv.last().filter(|_| argv.len() > 1));
-    match out {
-        Some(o) => format!("{prog} → {}", o.rsplit('/').next().unwrap_or(o)),
-        None => prog.to_string(),
-    }
-}
+pub use stage0_chain::progress::short;
 
 /// Prints one row per program image to stderr.
 pub fn print_table(o: &Outcome) {

@@ -15,7 +15,7 @@ use seed::Source;
 use vm::cpu::{self, reg, Cpu, Stop};
 use vm::{GuestMemory, ProcessRecord};
 
-use crate::step_cmd::{guest_path, host_path};
+use crate::cmd::step::{guest_path, host_path};
 
 /// Which instructions to show: numbers `from..to` counted from 0 at the program's entry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -7,7 +7,7 @@ mod ddc_common;
 
 use std::path::Path;
 
-use stage0_runner::bench_cmd::qemu::{find_qemu, QemuHook, QemuStats, SUBSTITUTE};
+use stage0_runner::cmd::bench::qemu::{find_qemu, QemuHook, QemuStats, SUBSTITUTE};
 use stage0_testkit::programs::{copy, hello};
 use stage0_testkit::{Capture, Sandbox};
 use vm::{ExitStatus, RecordEnd};

@@ -62,7 +62,7 @@ fn ddc_with_every_substitute_set_is_identical_to_the_emulated_chain() {
     std::fs::create_dir_all(&work).unwrap();
     // One all-emulated reference for the three runs, on a copy of the tree.
     let reference = work.join("reference");
-    stage0_runner::ddc::copy_tree(Path::new(&tree), &reference).unwrap();
+    stage0_runner::cmd::ddc::copy_tree(Path::new(&tree), &reference).unwrap();
     let prov = work.join("reference.json");
     runner(&[
         "run".as_ref(),
@@ -93,7 +93,7 @@ fn ddc_with_every_substitute_set_is_identical_to_the_emulated_chain() {
     let n = rows(&rust, "rust").len();
     assert!(n > 50, "only {n} Rust-substituted steps:\n{rust}");
 
-    if stage0_runner::ddc::hostcc::find_cc().is_none() {
+    if stage0_runner::cmd::ddc::hostcc::find_cc().is_none() {
         eprintln!("SKIPPED: the host-cc half of {test} needs a C compiler (`cc` on PATH)");
         let _ = std::fs::remove_dir_all(&work);
         return;

@@ -3,7 +3,7 @@
 
 mod ddc_common;
 
-use stage0_runner::ddc::hook::Substitutes;
+use stage0_runner::cmd::ddc::hook::Substitutes;
 use stage0_testkit::programs::hello;
 use stage0_testkit::{run_guest, Sandbox};
 use vm::record::sha256_hex;

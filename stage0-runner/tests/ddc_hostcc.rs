@@ -4,8 +4,8 @@
 
 mod ddc_common;
 
-use stage0_runner::ddc::hook::Substitutes;
-use stage0_runner::ddc::hostcc;
+use stage0_runner::cmd::ddc::hook::Substitutes;
+use stage0_runner::cmd::ddc::hostcc;
 use stage0_testkit::programs::hello;
 use stage0_testkit::Sandbox;
 use vm::ExitStatus;

@@ -9,8 +9,10 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::rc::Rc;
 
-use stage0_runner::provenance::Provenance;
-use stage0_runner::{chain, step_cmd, trace};
+use stage0_chain::plan as chain;
+use stage0_chain::provenance::Provenance;
+use stage0_runner::cmd::step as step_cmd;
+use stage0_runner::trace;
 use stage0_testkit::programs::{copy, fork_exec_wait_plus};
 use stage0_testkit::Sandbox;
 
@@ -297,7 +299,7 @@ fn seed_stage_narrative_matches_its_provenance() {
         .collect();
     assert_eq!(names, ["kaem-optional-seed", "hex0-seed", "hex0"]);
     for n in names {
-        let role = stage0_runner::roles::role(n).unwrap();
+        let role = stage0_chain::roles::role(n).unwrap();
         assert!(
             narrative.contains(&format!("  role: {role}\n")),
             "role of {n} not told"

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use serde_json::Value;
-use stage0_runner::provenance::Provenance;
+use stage0_chain::provenance::Provenance;
 use stage0_runner::trace;
 
 const BIN: &str = env!("CARGO_BIN_EXE_stage0-runner");
@@ -125,7 +125,7 @@ fn the_page_tells_the_chain_by_stage_and_what_each_step_proves() {
 /// Checks trace `tr` of process `p` against an independent replay (`step --trace-insns`):
 /// same instructions, same register values, every one with a source line; returns the
 /// bytes the window wrote to files, in order.
-fn check_replay(tree: &Path, p: &stage0_runner::provenance::Process, tr: &Value) -> Vec<u8> {
+fn check_replay(tree: &Path, p: &stage0_chain::provenance::Process, tr: &Value) -> Vec<u8> {
     let (start, shown) = (tr["start"].as_u64().unwrap(), tr["shown"].as_u64().unwrap());
     let image = trace::Image {
         exe: &p.exe,

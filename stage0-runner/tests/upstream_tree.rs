@@ -236,7 +236,7 @@ fn stagex_layout_builds_the_20_binaries_a_native_run_builds() {
         String::from_utf8_lossy(&o.stdout),
         String::from_utf8_lossy(&o.stderr)
     );
-    let plan = stage0_runner::chain::plan(&emu.root, stage0_runner::chain::Layout::Stagex).unwrap();
+    let plan = stage0_chain::plan(&emu.root, stage0_chain::Layout::Stagex).unwrap();
     let containerfile = std::fs::read_to_string(emu.root.join("Containerfile")).unwrap();
     let binaries: Vec<String> = containerfile
         .lines()

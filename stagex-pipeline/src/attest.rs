@@ -1,13 +1,13 @@
 //! What `stagex-pipeline build` tells about an image beyond its digests: whether the
 //! manifest matches the one StageX publishes (`digests/<stage>.txt`), and an in-toto
-//! Statement v1 / SLSA Provenance v1 attestation of it (built with stage0-runner's
+//! Statement v1 / SLSA Provenance v1 attestation of it (built with stage0-chain's
 //! statement types, so both CLIs write the same kind of file).
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
 use serde::Serialize;
-use stage0_runner::attestation::{
+use stage0_chain::attestation::{
     self, BuildDefinition, Builder, ResourceDescriptor, RunDetails, Statement,
 };
 

@@ -1,14 +1,16 @@
 //! Builds a Stage0 package without a container engine: fetch its sources (hash-checked),
 //! lay out the root its Containerfile builds in, run the build stages inside the i386
-//! emulator (`stage0-runner`, StageX layout), and export the last stage as an OCI layout.
+//! emulator (the `stage0-chain` library, StageX layout), and export the last stage as an
+//! OCI layout.
 
+use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 use std::time::Duration;
 
-use clap::Parser;
-use stage0_runner::chain::{self, preflight, Layout};
-use stage0_runner::run_cmd::{execute, RunArgs};
+use stage0_chain::progress::{Progress, ProgressMode};
+use stage0_chain::{self as chain, preflight, Layout, Options, Sink};
 
 use crate::build_args::target_build_args;
 use crate::build_root::{lay_out, BuildContext, Placed};
@@ -65,15 +67,10 @@ pub fn fetch_target_sources(
         .collect()
 }
 
-/// `stage0-runner run ROOT --layout stagex` as arguments, so its defaults stay its own.
-#[derive(Parser)]
-struct RunnerArgs {
-    #[command(flatten)]
-    run: RunArgs,
-}
-
 /// Runs the build stages of the Containerfile at `root/Containerfile` in the emulator,
-/// after stage0-runner's preflight (sources present, published hex0 seed).
+/// after the chain's preflight (sources present, published hex0 seed), as `stage0-runner
+/// run --layout stagex` runs them: progress on stderr unless `quiet`, what the guests print
+/// to `log`.
 pub fn run_in_emulator(root: &Path, log: Option<&Path>, quiet: bool) -> Result<EmulatorRun> {
     let plan = chain::plan(root, Layout::Stagex).map_err(|e| Error::Emulator(e.to_string()))?;
     let problems = preflight::check(root, Some(&plan), Layout::Stagex, None);
@@ -83,20 +80,24 @@ pub fn run_in_emulator(root: &Path, log: Option<&Path>, quiet: bool) -> Result<E
             problems.join("; ")
         )));
     }
-    let mut argv = vec!["stage0-runner".to_string(), "--layout=stagex".to_string()];
-    if quiet {
-        argv.push("--quiet".into());
+    let options = Options {
+        guest_output: log.map(|l| Sink::File(l.to_path_buf())),
+        interrupt: Some(chain::interrupt::flag()),
+        ..Options::default()
+    };
+    let mode = if quiet {
+        ProgressMode::Quiet
+    } else {
+        ProgressMode::Auto
+    };
+    let progress = Rc::new(RefCell::new(Progress::new(mode, None)));
+    let outcome = chain::execute(root, &plan, options, progress)
+        .map_err(|e| Error::Emulator(e.to_string()))?;
+    for f in &outcome.faults {
+        eprintln!("stage0-runner: {f}");
     }
-    if let Some(l) = log {
-        argv.push(format!("--log={}", l.display()));
-    }
-    argv.push(root.display().to_string());
-    let args = RunnerArgs::try_parse_from(argv)
-        .map_err(|e| Error::Emulator(format!("runner arguments: {e}")))?
-        .run;
-    let outcome = execute(root, &plan, &args).map_err(Error::Emulator)?;
     if let Some(f) = outcome.failure {
-        return Err(Error::Emulator(f));
+        return Err(Error::Emulator(f.to_string()));
     }
     Ok(EmulatorRun {
         steps: plan.steps.len(),
@@ -126,7 +127,7 @@ pub fn build_emulated(
     };
     let args: BTreeMap<String, String> = target_build_args(target)?.into_iter().collect();
     let (root, placed) = lay_out(&cf, &ctx, &args, work)?;
-    let cf_in_root = root.join(chain::stagex::CONTAINERFILE);
+    let cf_in_root = root.join(chain::plan::stagex::CONTAINERFILE);
     std::fs::copy(&cf_path, &cf_in_root).map_err(|e| Error::io(&cf_in_root, e))?;
     let log = work.join("guest-output.log");
     let run = run_in_emulator(&root, Some(&log), quiet)?;

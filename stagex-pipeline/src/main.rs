@@ -5,7 +5,9 @@ use std::process::ExitCode;
 
 use clap::{CommandFactory, Parser, Subcommand};
 
-use stage0_runner::verbosity::Verbosity;
+mod verbosity;
+use verbosity::Verbosity;
+
 use stagex_pipeline::attest;
 use stagex_pipeline::containerfile::Containerfile;
 use stagex_pipeline::emulated::build_emulated;
@@ -355,7 +357,7 @@ fn build_cmd(
     if let Some(path) = &o.attestation {
         let platform = t.package.package.platforms.first().map(String::as_str);
         let s = attest::image_statement(&stagex, t, platform.unwrap_or("linux/amd64"), &b)?;
-        std::fs::write(path, stage0_runner::attestation::to_json(&s))
+        std::fs::write(path, stage0_chain::attestation::to_json(&s))
             .map_err(|e| Error::io(path, e))?;
         say!(json, "attestation {}", path.display());
     }
@@ -516,7 +518,6 @@ fn main() -> ExitCode {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
     let cli = Cli::parse();
-    cli.verbosity.install();
     let result = match cli.command {
         Cmd::Graph { stagex, dot, list } => graph_cmd(stagex, dot, list),
         Cmd::Fetch {

@@ -7,7 +7,7 @@ mod common;
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use stage0_runner::chain::{self, preflight, Layout};
+use stage0_chain::{self as chain, preflight, Layout};
 use stagex_pipeline::build_args::target_build_args;
 use stagex_pipeline::build_root::{lay_out, BuildContext};
 use stagex_pipeline::containerfile::Containerfile;

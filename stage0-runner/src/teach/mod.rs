@@ -17,9 +17,10 @@ use std::path::Path;
 use base64::Engine as _;
 use serde_json::{json, Value};
 
-use crate::provenance::{FileHash, Process};
-use crate::report_cmd::Run;
-use crate::{roles, trace};
+use crate::cmd::report::Run;
+use crate::trace;
+use stage0_chain::provenance::{FileHash, Process};
+use stage0_chain::roles;
 
 const CSS: &str = include_str!("assets/page.css");
 const JS: &str = include_str!("assets/page.js");
@@ -92,7 +93,7 @@ impl Files {
                 if content.contains_key(&f.sha256) {
                     continue;
                 }
-                if let Ok(d) = std::fs::read(crate::step_cmd::host_path(t, &f.path)) {
+                if let Ok(d) = std::fs::read(crate::cmd::step::host_path(t, &f.path)) {
                     if vm::record::sha256_hex(&d) == f.sha256 {
                         let head = d[..d.len().min(PREVIEW_BYTES)].to_vec();
                         content.insert(f.sha256.clone(), (d.len() as u64, head));
@@ -103,7 +104,7 @@ impl Files {
                 let text = std::fs::read_to_string(t.join(&a.file)).unwrap_or_default();
                 for (k, line) in text.lines().enumerate() {
                     if let Some((sha, path)) = line.split_once("  ") {
-                        let guest = crate::step_cmd::guest_path("/", path.trim());
+                        let guest = crate::cmd::step::guest_path("/", path.trim());
                         answers.insert(guest, (k + 1, sha.trim().to_string()));
                     }
                 }
@@ -467,7 +468,7 @@ const STORY_MAX_BYTES: u64 = 4096;
 
 /// The story of a small program's loops, folded, or nothing.
 fn how_it_works(tree: &Path, exe: &str) -> String {
-    let path = crate::step_cmd::host_path(tree, exe);
+    let path = crate::cmd::step::host_path(tree, exe);
     let small = std::fs::metadata(&path).is_ok_and(|m| m.len() <= STORY_MAX_BYTES);
     let Some(e) = small
         .then(|| std::fs::read(&path).ok())

@@ -160,7 +160,7 @@ fn serve(t: &mut Tracee, tree: &Path, cwd: &str, k: u64, io: &mut Io) -> Option<
             io.events.push(json!([k, "w", ebx, before, hexs(kept), n]));
         }
         (5, fd) if fd >= 0 => {
-            let p = crate::step_cmd::guest_path(cwd, path.as_deref().unwrap_or(""));
+            let p = crate::cmd::step::guest_path(cwd, path.as_deref().unwrap_or(""));
             io.fd_paths.insert(fd as u32, p.clone());
             io.events.push(json!([k, "o", fd, 0, p, 0]));
         }
@@ -400,7 +400,7 @@ fn source_context(table: &[Insn], map: &SourceMap) -> Value {
 fn inputs(tree: &Path, spans: &BTreeMap<String, (usize, usize)>) -> Value {
     let mut out = serde_json::Map::new();
     for (p, &(from, end)) in spans {
-        if let Ok(d) = std::fs::read(crate::step_cmd::host_path(tree, p)) {
+        if let Ok(d) = std::fs::read(crate::cmd::step::host_path(tree, p)) {
             let lo = from.saturating_sub(INPUT_TAIL).min(d.len());
             let hi = (end + INPUT_TAIL).min(lo + INPUT_MAX).min(d.len());
             let text: String = d[lo..hi].iter().map(|&b| b as char).collect();

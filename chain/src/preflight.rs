@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use super::{Layout, Plan};
+use crate::plan::{Layout, Plan};
 
 /// SHA-256 of the published x86 seeds (bootstrap-seeds/POSIX/x86).
 pub const HEX0_SEED_SHA256: &str =
@@ -56,7 +56,7 @@ fn check_answers(answers: Option<&Path>, problems: &mut Vec<String>) {
     if let Some(a) = answers {
         match std::fs::read_to_string(a) {
             Ok(text) => {
-                if let Err((line, msg)) = super::answers::parse(&text) {
+                if let Err(crate::LineError { line, message: msg }) = crate::answers::parse(&text) {
                     problems.push(format!("answers file {}:{line}: {msg}", a.display()));
                 }
             }

@@ -1,14 +1,13 @@
-//! The chain: which guest commands a layout runs, in order, and running them.
+//! The chain's plan: which guest commands a layout runs, in order.
 
-pub mod answers;
-pub mod preflight;
 pub mod stagex;
 pub mod upstream;
 
 use std::path::{Path, PathBuf};
 
 /// Which kind of tree is being run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 #[serde(rename_all = "lowercase")]
 pub enum Layout {
     /// A stage0-posix checkout with submodules, run as kaem.x86 runs it.
@@ -20,6 +19,7 @@ pub enum Layout {
 /// One top-level guest command.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Step {
+    /// The program and its arguments.
     pub argv: Vec<String>,
     /// Guest working directory.
     pub cwd: String,
@@ -30,9 +30,11 @@ pub struct Step {
 /// Everything a layout asks for before and while running.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Plan {
+    /// The layout the plan was read from.
     pub layout: Layout,
     /// Files to create in the tree before the first step (guest path, contents).
     pub files: Vec<(String, Vec<u8>)>,
+    /// The top-level commands, in order.
     pub steps: Vec<Step>,
     /// Directories (guest paths) whose contents the chain produces; excluded from input hashes.
     pub outputs: Vec<String>,
@@ -43,15 +45,22 @@ pub struct Plan {
 /// Why a plan could not be made from a tree.
 #[derive(Debug, thiserror::Error)]
 pub enum PlanError {
+    /// The script or Containerfile could not be read.
     #[error("{path}: {source}")]
     Read {
+        /// The file.
         path: PathBuf,
+        /// Why.
         source: std::io::Error,
     },
+    /// A line of it could not be understood.
     #[error("{path}:{line}: {message}")]
     Syntax {
+        /// The file.
         path: PathBuf,
+        /// 1-based line number.
         line: usize,
+        /// What is wrong with the line.
         message: String,
     },
 }
@@ -69,22 +78,4 @@ pub(crate) fn read_text(path: &Path) -> Result<String, PlanError> {
         path: path.to_path_buf(),
         source,
     })
-}
-
-/// Runs one top-level step in `kernel` (its environment, then its program to the end):
-/// `Err` with a sentence naming the step when it cannot start, fails or stops.
-pub fn run_step(kernel: &mut vm::Kernel, step: &Step) -> Result<(), String> {
-    let what = step.argv.join(" ");
-    kernel.set_env(step.env.iter().map(|e| e.as_bytes().to_vec()).collect());
-    if let Err(e) = kernel.spawn(&step.cwd, &step.argv[0], &step.argv) {
-        return Err(format!("step `{what}` could not start: {e}"));
-    }
-    match kernel.run() {
-        Ok(vm::ExitStatus::Code(0)) => Ok(()),
-        Ok(s) => Err(format!(
-            "step `{what}` failed with status {}",
-            s.shell_code()
-        )),
-        Err(e) => Err(format!("step `{what}` stopped: {e}")),
-    }
 }

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use clap::Args;
 
-use crate::provenance::{self, Provenance};
+use stage0_chain::provenance::{self, Provenance};
 
 #[derive(Args)]
 pub struct ReportArgs {

@@ -7,6 +7,7 @@
 use std::path::Path;
 
 use super::{read_text, Layout, Plan, PlanError, Step};
+use crate::LineError;
 
 /// Where the Containerfile sits in a StageX root.
 pub const CONTAINERFILE: &str = "Containerfile";
@@ -15,7 +16,7 @@ pub const CONTAINERFILE: &str = "Containerfile";
 pub fn plan(root: &Path) -> Result<Plan, PlanError> {
     let path = root.join(CONTAINERFILE);
     let text = read_text(&path)?;
-    parse(&text).map_err(|(line, message)| PlanError::Syntax {
+    parse(&text).map_err(|LineError { line, message }| PlanError::Syntax {
         path,
         line,
         message,
@@ -23,7 +24,7 @@ pub fn plan(root: &Path) -> Result<Plan, PlanError> {
 }
 
 /// Parses Containerfile text; errors carry a 1-based line number.
-pub fn parse(text: &str) -> Result<Plan, (usize, String)> {
+pub fn parse(text: &str) -> Result<Plan, LineError> {
     let lines: Vec<&str> = text.lines().collect();
     let (mut workdir, mut env, mut steps, mut files) = (
         "/".to_string(),
@@ -59,21 +60,23 @@ pub fn parse(text: &str) -> Result<Plan, (usize, String)> {
                 let (k, v) = rest
                     .split_once('=')
                     .or_else(|| rest.split_once(' '))
-                    .ok_or((lineno, format!("ENV without a value: {rest}")))?;
+                    .ok_or_else(|| {
+                        LineError::new(lineno, format!("ENV without a value: {rest}"))
+                    })?;
                 env.retain(|e| !e.starts_with(&format!("{k}=")));
                 env.push(format!("{}={}", k.trim(), v.trim()));
             }
             "RUN" => {
                 if !rest.starts_with('[') {
-                    return Err((
+                    return Err(LineError::new(
                         lineno,
                         format!("only exec-form RUN [\"...\"] can run without a shell: {rest}"),
                     ));
                 }
-                let argv: Vec<String> =
-                    serde_json::from_str(rest).map_err(|e| (lineno, format!("RUN array: {e}")))?;
+                let argv: Vec<String> = serde_json::from_str(rest)
+                    .map_err(|e| LineError::new(lineno, format!("RUN array: {e}")))?;
                 if argv.is_empty() {
-                    return Err((lineno, "empty RUN array".into()));
+                    return Err(LineError::new(lineno, "empty RUN array"));
                 }
                 steps.push(Step {
                     argv,
@@ -87,15 +90,18 @@ pub fn parse(text: &str) -> Result<Plan, (usize, String)> {
                 let mut parts = spec.trim_start_matches('-').split_whitespace();
                 let delim = parts
                     .next()
-                    .ok_or((lineno, "heredoc without a delimiter".to_string()))?
+                    .ok_or_else(|| LineError::new(lineno, "heredoc without a delimiter"))?
                     .trim_matches(|c| c == '"' || c == '\'');
                 let dest = parts
                     .next()
-                    .ok_or((lineno, "heredoc COPY without a destination".to_string()))?;
+                    .ok_or_else(|| LineError::new(lineno, "heredoc COPY without a destination"))?;
                 let mut body = String::new();
                 loop {
                     let Some(l) = lines.get(i) else {
-                        return Err((lineno, format!("heredoc not closed by {delim}")));
+                        return Err(LineError::new(
+                            lineno,
+                            format!("heredoc not closed by {delim}"),
+                        ));
                     };
                     i += 1;
                     let l = if strip_tabs {
@@ -159,6 +165,6 @@ mod tests {
     #[test]
     fn shell_form_run_is_an_error_with_its_line() {
         let e = parse("FROM x\nRUN echo hi\n").unwrap_err();
-        assert_eq!(e.0, 2);
+        assert_eq!(e.line, 2);
     }
 }

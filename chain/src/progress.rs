@@ -8,10 +8,12 @@ use std::time::{Duration, Instant};
 use indicatif::{ProgressBar, ProgressStyle};
 use vm::ProcessRecord;
 
+use crate::execute::Hooks;
 use crate::provenance::{end_text, Provenance};
 
-/// `--progress` values.
-#[derive(clap::ValueEnum, Clone, Copy, Debug, Default, PartialEq, Eq)]
+/// How progress is shown (the CLIs' `--progress` values).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 pub enum ProgressMode {
     /// `tty` when stderr is a terminal, else `plain`.
     #[default]
@@ -90,7 +92,7 @@ impl Progress {
             ProgressMode::Plain => self.line(&format!(
                 "#{} start {} (pid {})",
                 self.count(i),
-                crate::summary::short(&r.argv),
+                short(&r.argv),
                 r.pid
             )),
             _ => {}
@@ -104,7 +106,7 @@ impl Progress {
             self.line(&format!(
                 "#{} end   {}: {}, {} instructions, {calls} syscalls, {:.3} s",
                 self.count(i),
-                crate::summary::short(&r.argv),
+                short(&r.argv),
                 end_text(r.end),
                 r.instructions,
                 wall.as_secs_f64()
@@ -115,6 +117,36 @@ impl Progress {
     /// Removes the bar (plain lines stay).
     pub fn finish(&self) {
         self.bar.finish_and_clear();
+    }
+}
+
+impl Hooks for Progress {
+    fn process_started(&mut self, index: usize, record: &ProcessRecord) {
+        self.started(index, record);
+    }
+    fn process_ended(&mut self, index: usize, record: &ProcessRecord, wall: Duration) {
+        self.ended(index, record, wall);
+    }
+    fn finished(&mut self) {
+        self.finish();
+    }
+}
+
+/// A step's program and the output file that names it best (`M1 → hex2.hex2`).
+pub fn short(argv: &[String]) -> String {
+    let prog = argv
+        .first()
+        .map(|p| p.rsplit('/').next().unwrap_or(p))
+        .unwrap_or("");
+    // The output file names the step best: the argument after -o, or the last one.
+    let out = argv
+        .iter()
+        .position(|a| a == "-o" || a == "--output")
+        .and_then(|i| argv.get(i + 1))
+        .or(argv.last().filter(|_| argv.len() > 1));
+    match out {
+        Some(o) => format!("{prog} → {}", o.rsplit('/').next().unwrap_or(o)),
+        None => prog.to_string(),
     }
 }
 

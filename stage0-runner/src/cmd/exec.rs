@@ -43,7 +43,7 @@ pub struct ExecArgs {
     verbose: bool,
     /// Which engine runs the guest (and whether to cross-check it with unicorn).
     #[command(flatten)]
-    engine: crate::run_cmd::EngineArgs,
+    engine: crate::cmd::run::EngineArgs,
     /// Also run the program on the host CPU, each run on its own copy of the root, and
     /// compare status, output and files: exit 0 when everything agrees, 1 when something
     /// differs, 126 when this host cannot run i386 code natively.
@@ -68,7 +68,7 @@ pub fn exec(mut a: ExecArgs) -> u8 {
     // `--cross-check native PROG`: the old spelling reads `native` as the program.
     if a.engine.cross_check && !a.args.is_empty() {
         let word = std::path::Path::new(&a.program);
-        if let Some(e) = crate::run_cmd::oracle_word_error(true, Some(word)) {
+        if let Some(e) = crate::cmd::run::oracle_word_error(true, Some(word)) {
             eprintln!("stage0-runner: {e}");
             return 2;
         }
@@ -164,7 +164,7 @@ fn run_guest(a: &ExecArgs, cfg: Config) -> (u8, ExecOutcome) {
         Ok(k) => k,
         Err(e) => return ExecOutcome::runner_error(e.to_string()),
     };
-    kernel.set_interrupt(crate::sandbox_args::interrupt_flag());
+    kernel.set_interrupt(stage0_chain::interrupt::flag());
     if let Some(path) = &a.strace {
         match std::fs::File::create(path) {
             Ok(f) => kernel.set_strace(Box::new(std::io::BufWriter::new(f))),
@@ -302,8 +302,8 @@ fn limit_outcome(e: &RunError) -> (u8, ExecOutcome) {
 fn native_cross_check(a: &ExecArgs) -> u8 {
     use crate::native;
     let engine = match a.engine.engine {
-        crate::run_cmd::EngineArg::Interp => vm::EngineKind::Interp,
-        crate::run_cmd::EngineArg::Unicorn => vm::EngineKind::Unicorn,
+        crate::cmd::run::EngineArg::Interp => vm::EngineKind::Interp,
+        crate::cmd::run::EngineArg::Unicorn => vm::EngineKind::Unicorn,
     };
     let mut argv = vec![a.program.clone()];
     argv.extend(a.args.iter().cloned());

@@ -3,6 +3,8 @@
 
 use std::path::Path;
 
+use crate::LineError;
+
 /// One expected output.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Answer {
@@ -28,7 +30,7 @@ impl Checked {
 }
 
 /// Parses `HASH  PATH` lines (one or two spaces, `*` binary marker allowed).
-pub fn parse(text: &str) -> Result<Vec<Answer>, (usize, String)> {
+pub fn parse(text: &str) -> Result<Vec<Answer>, LineError> {
     let mut out = Vec::new();
     for (i, line) in text.lines().enumerate() {
         if line.trim().is_empty() {
@@ -36,10 +38,10 @@ pub fn parse(text: &str) -> Result<Vec<Answer>, (usize, String)> {
         }
         let (hash, path) = line
             .split_once(' ')
-            .ok_or((i + 1, format!("expected `HASH  PATH`: {line:?}")))?;
+            .ok_or_else(|| LineError::new(i + 1, format!("expected `HASH  PATH`: {line:?}")))?;
         let path = path.trim_start_matches(' ').trim_start_matches('*');
         if hash.len() != 64 || !hash.bytes().all(|b| b.is_ascii_hexdigit()) || path.is_empty() {
-            return Err((
+            return Err(LineError::new(
                 i + 1,
                 format!("expected a 64-digit SHA-256 and a path: {line:?}"),
             ));
@@ -77,8 +79,8 @@ mod tests {
         assert_eq!(a.len(), 2);
         assert_eq!(a[0].path, "x86/bin/M1");
         assert_eq!(a[1].path, "b");
-        assert_eq!(parse("zz  x").unwrap_err().0, 1);
-        assert_eq!(parse(&format!("{h}  a\nnonsense")).unwrap_err().0, 2);
+        assert_eq!(parse("zz  x").unwrap_err().line, 1);
+        assert_eq!(parse(&format!("{h}  a\nnonsense")).unwrap_err().line, 2);
     }
 
     #[test]

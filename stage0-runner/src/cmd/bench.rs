@@ -8,7 +8,7 @@
 //!   [`qemu`]), when `qemu-i386` is on PATH; answers checked. The parents stay emulated so
 //!   that their children reach the hook (without binfmt_misc the host kernel would run a
 //!   qemu'd parent's children natively); the report gives their share;
-//! - emulator: [`crate::run_cmd::execute`], answers checked.
+//! - emulator: [`stage0_chain::execute`], as `run --quiet` runs it, answers checked.
 
 pub mod qemu;
 
@@ -18,12 +18,9 @@ use std::process::Command;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use clap::{Args, Parser};
-use vm::kernel::{Config, Kernel, Stdio};
+use clap::Args;
+use stage0_chain::{answers, Layout, NoHooks, Options, Plan};
 use vm::record::RecordEnd;
-
-use crate::chain::{self, answers, Layout};
-use crate::run_cmd::{self, RunArgs};
 
 #[derive(Args)]
 pub struct BenchArgs {
@@ -254,45 +251,42 @@ impl QemuRun {
 /// The chain in our kernel with every program but the fork/exec parents run by qemu-i386
 /// (see [`qemu`]); answers checked afterwards.
 fn run_qemu(tree: &Path, qemu_exe: &Path) -> Result<QemuRun, String> {
-    let plan = chain::plan(tree, Layout::Upstream).map_err(|e| e.to_string())?;
-    for out in &plan.outputs {
-        let dir = tree.join(out.trim_start_matches('/'));
-        std::fs::create_dir_all(&dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
-    }
-    for (path, bytes) in &plan.files {
-        let p = tree.join(path.trim_start_matches('/'));
-        std::fs::write(&p, bytes).map_err(|e| format!("{}: {e}", p.display()))?;
-    }
+    let plan = stage0_chain::plan(tree, Layout::Upstream).map_err(|e| e.to_string())?;
+    // A top-level step that is not a parent never reaches the execve hook: run the steps
+    // before the first such step, then report it.
+    let parents = plan
+        .steps
+        .iter()
+        .take_while(|s| qemu::is_parent(&s.argv[0]))
+        .count();
+    let not_a_parent = plan.steps.get(parents).map(|step| {
+        format!(
+            "step `{}` is not one of the fork/exec parents ({}); this \
+             measurement only knows how to run those in the kernel",
+            step.argv.join(" "),
+            qemu::PARENTS.join(", ")
+        )
+    });
+    let plan = Plan {
+        steps: plan.steps[..parents].to_vec(),
+        ..plan
+    };
     // Everything the guests print, to show the end of it if the run fails.
     let log = Tail::default();
-    let stdio = Stdio {
-        stdin: Box::new(std::io::empty()),
-        stdout: Box::new(log.clone()),
-        stderr: Box::new(log.clone()),
-    };
-    let mut kernel = Kernel::new(Config::new(tree), stdio).map_err(|e| e.to_string())?;
     let hook = qemu::QemuHook::new(qemu_exe, tree);
     let stats = hook.stats();
-    kernel.set_exec_hook(Box::new(hook));
-    let start = Instant::now();
-    let mut failure = None;
-    for step in &plan.steps {
-        let what = step.argv.join(" ");
-        if !qemu::is_parent(&step.argv[0]) {
-            // A top-level step that is not a parent never reaches the execve hook.
-            failure = Some(format!(
-                "step `{what}` is not one of the fork/exec parents ({}); this \
-                 measurement only knows how to run those in the kernel",
-                qemu::PARENTS.join(", ")
-            ));
-            break;
-        }
-        if let Err(f) = chain::run_step(&mut kernel, step) {
-            failure = Some(f);
-            break;
-        }
-    }
-    let total = start.elapsed();
+    let options = Options {
+        guest_output: Some(stage0_chain::Sink::Writer(Box::new(log.clone()))),
+        exec_hook: Some(Box::new(hook)),
+        ..Options::default()
+    };
+    let outcome = stage0_chain::execute(tree, &plan, options, Rc::new(RefCell::new(NoHooks)))
+        .map_err(|e| crate::render::chain_error(&e))?;
+    let failure = match outcome.failure {
+        Some(f) => Some(f.to_string()),
+        None => not_a_parent,
+    };
+    let total = outcome.wall;
     if failure.is_some() {
         eprintln!("qemu-i386 run: the last lines the guests printed:");
         eprint!("{}", log.last_lines(20));
@@ -302,8 +296,7 @@ fn run_qemu(tree: &Path, qemu_exe: &Path) -> Result<QemuRun, String> {
             let path = tree.join(a.trim_start_matches('/'));
             let text =
                 std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-            let list = answers::parse(&text)
-                .map_err(|(line, msg)| format!("{}:{line}: {msg}", path.display()))?;
+            let list = answers::parse(&text).map_err(|e| format!("{}:{e}", path.display()))?;
             answers::check(tree, &list)
         }
         None => Vec::new(),
@@ -312,7 +305,7 @@ fn run_qemu(tree: &Path, qemu_exe: &Path) -> Result<QemuRun, String> {
     Ok(QemuRun {
         total,
         stats,
-        parent_instructions: kernel.stats().instructions,
+        parent_instructions: outcome.instructions,
         failure,
         checked,
     })
@@ -362,17 +355,23 @@ struct Split {
 
 /// `run` on the copy, quietly; the wall time, whether every answer matched, and the split.
 fn run_emulator(tree: &Path) -> (Measured, bool, Option<Split>) {
-    #[derive(Parser)]
-    struct Wrap {
-        #[command(flatten)]
-        run: RunArgs,
-    }
-    let args = Wrap::parse_from(["run", "--quiet", &tree.display().to_string()]).run;
-    let plan = match chain::plan(tree, Layout::Upstream) {
+    let plan = match stage0_chain::plan(tree, Layout::Upstream) {
         Ok(p) => p,
         Err(e) => return (Err(e.to_string()), false, None),
     };
-    match run_cmd::execute(tree, &plan, &args) {
+    let options = Options {
+        interrupt: Some(stage0_chain::interrupt::flag()),
+        answers: plan
+            .answers
+            .as_ref()
+            .map(|a| tree.join(a.trim_start_matches('/'))),
+        ..Options::default()
+    };
+    let outcome = stage0_chain::execute(tree, &plan, options, Rc::new(RefCell::new(NoHooks)));
+    if let Ok(o) = &outcome {
+        crate::render::after_run(o);
+    }
+    match outcome.map_err(|e| crate::render::chain_error(&e)) {
         Ok(o) => {
             let ok = o.failure.is_none() && o.checked.iter().all(|c| c.ok());
             let matched = o.checked.iter().filter(|c| c.ok()).count();

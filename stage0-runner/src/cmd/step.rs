@@ -11,12 +11,12 @@ use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
 use clap::Args;
-use vm::kernel::{Config, Event, Kernel, Stdio};
+use stage0_chain::{Flow, Hooks, Layout, Options, Plan, Sink, Step};
 use vm::ProcessRecord;
 
-use crate::chain::{self, Layout};
 use crate::teach::stages;
-use crate::{provenance, roles, step_log, trace};
+use crate::{step_log, trace};
+use stage0_chain::{provenance, roles};
 
 #[derive(Args)]
 pub struct StepArgs {
@@ -55,8 +55,8 @@ pub struct StepOptions {
 pub fn step(a: StepArgs) -> u8 {
     let tree = a.tree.unwrap_or_else(|| PathBuf::from("stage0-posix"));
     let plan = match &a.script {
-        Some(s) => chain::upstream::plan_script(s),
-        None => chain::plan(&tree, a.layout),
+        Some(s) => stage0_chain::plan::upstream::plan_script(s),
+        None => stage0_chain::plan(&tree, a.layout),
     };
     let plan = match plan {
         Ok(p) => p,
@@ -123,21 +123,14 @@ impl Narrator {
         let _ = o.flush();
     }
 
-    fn on_event(&mut self, ev: Event<'_>) {
+    /// Narrates what finished before an event, unless the user quit.
+    fn catch_up(&mut self) -> bool {
         if self.quit {
-            return;
+            return false;
         }
         self.take_logs();
         self.flush_pending(false);
-        match ev {
-            Event::Started(i, r) => {
-                self.say(&before_text(&self.tree, i, r));
-                self.prompt();
-            }
-            Event::Ended(i, r) => {
-                self.pending.push((i, r.clone(), None));
-            }
-        }
+        true
     }
 
     /// Moves each finished record's syscalls out of the log.
@@ -228,32 +221,49 @@ impl Narrator {
     }
 }
 
+impl Hooks for Narrator {
+    fn process_started(&mut self, i: usize, r: &ProcessRecord) {
+        if self.catch_up() {
+            self.say(&before_text(&self.tree, i, r));
+            self.prompt();
+        }
+    }
+
+    fn process_ended(&mut self, i: usize, r: &ProcessRecord, _wall: std::time::Duration) {
+        if self.catch_up() {
+            self.pending.push((i, r.clone(), None));
+        }
+    }
+
+    fn step_ended(&mut self, _i: usize, _step: &Step) -> Flow {
+        self.flush_pending(true);
+        if self.quit {
+            self.say("stopped at your request\n");
+            return Flow::Stop;
+        }
+        Flow::Continue
+    }
+
+    fn finished(&mut self) {
+        self.flush_pending(true);
+    }
+}
+
 /// Runs every step of `plan` in one kernel, narrating to `out`; waits on `keys` between
 /// program images when given. Returns the records of the run.
 pub fn run_steps(
     tree: &Path,
-    plan: &chain::Plan,
+    plan: &Plan,
     out: Rc<RefCell<Box<dyn Write>>>,
     keys: Option<Box<dyn BufRead>>,
     opts: StepOptions,
 ) -> Result<Vec<ProcessRecord>, String> {
-    for dir in &plan.outputs {
-        let d = tree.join(dir.trim_start_matches('/'));
-        std::fs::create_dir_all(&d).map_err(|e| format!("creating {}: {e}", d.display()))?;
-    }
-    for (path, data) in &plan.files {
-        let p = tree.join(path.trim_start_matches('/'));
-        std::fs::write(&p, data).map_err(|e| format!("writing {}: {e}", p.display()))?;
-    }
-    let guest_out = GuestOutput(out.clone());
-    let stdio = Stdio {
-        stdin: Box::new(std::io::empty()),
-        stdout: Box::new(guest_out.clone()),
-        stderr: Box::new(guest_out),
-    };
-    let mut kernel = Kernel::new(Config::new(tree), stdio).map_err(|e| e.to_string())?;
     let strace: Rc<RefCell<StraceByPid>> = Rc::default();
-    kernel.set_strace(Box::new(StraceWriter(strace.clone())));
+    let options = Options {
+        guest_output: Some(Sink::Writer(Box::new(GuestOutput(out.clone())))),
+        strace: Some(Sink::Writer(Box::new(StraceWriter(strace.clone())))),
+        ..Options::default()
+    };
     let narrator = Rc::new(RefCell::new(Narrator {
         tree: tree.to_path_buf(),
         out,
@@ -266,53 +276,21 @@ pub fn run_steps(
         log_page: 0,
         quit: false,
     }));
-    {
-        let n = narrator.clone();
-        kernel.set_observer(Box::new(move |ev| n.borrow_mut().on_event(ev)));
-    }
-    let mut failure = None;
-    for step in &plan.steps {
-        kernel.set_env(step.env.iter().map(|e| e.as_bytes().to_vec()).collect());
-        if let Err(e) = kernel.spawn(&step.cwd, &step.argv[0], &step.argv) {
-            failure = Some(format!("`{}` could not start: {e}", step.argv.join(" ")));
-            break;
-        }
-        let r = kernel.run();
-        narrator.borrow_mut().flush_pending(true);
-        if narrator.borrow().quit {
-            narrator.borrow().say("stopped at your request\n");
-            break;
-        }
-        match r {
-            Ok(vm::ExitStatus::Code(0)) => {}
-            Ok(s) => {
-                failure = Some(format!(
-                    "`{}` failed with status {}",
-                    step.argv.join(" "),
-                    s.shell_code()
-                ));
-                break;
-            }
-            Err(e) => {
-                failure = Some(format!("`{}` stopped: {e}", step.argv.join(" ")));
-                break;
-            }
-        }
-    }
-    narrator.borrow_mut().flush_pending(true);
+    let outcome = stage0_chain::execute(tree, plan, options, narrator.clone())
+        .map_err(|e| crate::render::chain_error(&e))?;
     let n = narrator.borrow();
     n.say(&format!(
         "{} program images ran, {} instructions, {} syscalls\n",
-        kernel.records().len(),
-        kernel.stats().instructions,
-        kernel.stats().syscalls
+        outcome.records.len(),
+        outcome.instructions,
+        outcome.syscalls
     ));
-    for f in kernel.faults() {
+    for f in &outcome.faults {
         n.say(&format!("fault: {f}\n"));
     }
-    match failure {
-        Some(f) => Err(f),
-        None => Ok(kernel.records().to_vec()),
+    match outcome.failure {
+        Some(f) => Err(crate::render::step_failure_short(&f)),
+        None => Ok(outcome.records),
     }
 }
 

@@ -7,7 +7,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 use vm::{ProcessRecord, RecordEnd};
 
-use crate::chain::answers::Checked;
+use crate::answers::Checked;
 
 /// Identifies the format.
 pub const FORMAT: &str = "stage0-runner provenance v1";

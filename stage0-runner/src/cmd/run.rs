@@ -3,17 +3,15 @@
 use std::cell::RefCell;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
-use std::time::{Duration, Instant, SystemTime};
 
 use clap::Args;
-use vm::kernel::{Config, Event, Kernel, Stdio};
+use stage0_chain::attestation::{self, ChainBuild, ChainParameters};
+use stage0_chain::progress::{self, Progress, ProgressMode};
+use stage0_chain::provenance::{self, Provenance};
+use stage0_chain::{engine_name, preflight, Layout, Options, Outcome, Plan, Sink};
 use vm::EngineKind;
 
-use crate::attestation::{self, ChainBuild, ChainParameters};
-use crate::chain::{self, answers, preflight, Layout};
-use crate::progress::{self, Progress, ProgressMode};
-use crate::provenance::{self, Provenance};
-use crate::{json_summary, summary};
+use crate::{json_summary, render, summary};
 
 #[derive(Args)]
 pub struct RunArgs {
@@ -109,15 +107,6 @@ impl EngineArgs {
     }
 }
 
-/// The name of an engine kind in summaries and attestations.
-pub fn engine_name(kind: EngineKind) -> &'static str {
-    match kind {
-        EngineKind::Interp => "interp",
-        EngineKind::Unicorn => "unicorn",
-        EngineKind::CrossCheck => "cross-check",
-    }
-}
-
 /// `--cross-check native` / `unicorn` as two words: the old optional-value spelling, which
 /// now parses as the flag and a positional named like an oracle. Says what to write.
 pub fn oracle_word_error(cross_check: bool, positional: Option<&Path>) -> Option<String> {
@@ -137,23 +126,6 @@ pub fn oracle_word_error(cross_check: bool, positional: Option<&Path>) -> Option
     ))
 }
 
-/// What a finished run produced, for the summary and the files.
-pub struct Outcome {
-    pub records: Vec<vm::ProcessRecord>,
-    pub walls: Vec<Duration>,
-    pub checked: Vec<answers::Checked>,
-    pub failure: Option<String>,
-    pub wall: Duration,
-    pub instructions: u64,
-    pub syscalls: u64,
-    /// See [`vm::RunStats::peak_guest_pages`].
-    pub peak_guest_pages: u64,
-    /// When the first step started (host clock, for `--attestation-times`).
-    pub started_at: SystemTime,
-    /// The engine that ran the guests.
-    pub engine: EngineKind,
-}
-
 /// Runs `a` and returns the exit status (0 verified, 1 failed, 2 could not run).
 pub fn run(a: RunArgs) -> u8 {
     if let Some(e) = oracle_word_error(a.engine.cross_check, a.tree.as_deref()) {
@@ -165,13 +137,13 @@ pub fn run(a: RunArgs) -> u8 {
         .clone()
         .unwrap_or_else(|| PathBuf::from("stage0-posix"));
     let plan = match &a.script {
-        Some(script) => chain::upstream::plan_script(script).map(|mut p| {
+        Some(script) => stage0_chain::plan::upstream::plan_script(script).map(|mut p| {
             // A custom chain has only the outputs and answers the user names.
             p.outputs.clear();
             p.answers = None;
             p
         }),
-        None => chain::plan(&tree, a.layout),
+        None => stage0_chain::plan(&tree, a.layout),
     };
     let plan = match plan {
         Ok(p) => Some(p),
@@ -275,7 +247,7 @@ pub fn run(a: RunArgs) -> u8 {
         summary::print_table(&outcome);
     }
     if let Some(f) = &outcome.failure {
-        eprintln!("stage0-runner: {f}");
+        eprintln!("stage0-runner: {}", render::step_failure(f));
     }
     for c in outcome.checked.iter().filter(|c| !c.ok()) {
         match &c.actual {
@@ -292,7 +264,7 @@ pub fn run(a: RunArgs) -> u8 {
         }
     }
     let matched = outcome.checked.iter().filter(|c| c.ok()).count();
-    if let Some(sig) = crate::sandbox_args::interrupted() {
+    if let Some(sig) = stage0_chain::interrupt::interrupted() {
         println!(
             "INTERRUPTED: signal {sig}; files written back, provenance of the {} programs run so far kept",
             outcome.records.len()
@@ -325,38 +297,10 @@ fn write_json<T: serde::Serialize>(path: &Path, v: &T) -> std::io::Result<()> {
     std::fs::write(path, text)
 }
 
-/// Runs every step of the plan in one emulated kernel.
-pub fn execute(tree: &Path, plan: &chain::Plan, a: &RunArgs) -> Result<Outcome, String> {
-    for out in &plan.outputs {
-        let dir = tree.join(out.trim_start_matches('/'));
-        std::fs::create_dir_all(&dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
-    }
-    for (path, data) in &plan.files {
-        let p = tree.join(path.trim_start_matches('/'));
-        std::fs::write(&p, data).map_err(|e| format!("writing {}: {e}", p.display()))?;
-    }
-    let log: Box<dyn std::io::Write> = match &a.log {
-        Some(p) => Box::new(std::io::BufWriter::new(
-            std::fs::File::create(p).map_err(|e| format!("--log {}: {e}", p.display()))?,
-        )),
-        None => Box::new(std::io::sink()),
-    };
-    let shared = Rc::new(RefCell::new(log));
-    let stdio = Stdio {
-        stdin: Box::new(std::io::empty()),
-        stdout: Box::new(SharedLog(shared.clone())),
-        stderr: Box::new(SharedLog(shared.clone())),
-    };
-    let mut cfg = Config::new(tree);
-    cfg.limits = a.sandbox.limits();
-    cfg.engine = a.engine.kind()?;
-    let cfg_engine = cfg.engine;
-    let mut kernel = Kernel::new(cfg, stdio).map_err(|e| e.to_string())?;
-    kernel.set_interrupt(crate::sandbox_args::interrupt_flag());
-    if let Some(p) = &a.strace {
-        let f = std::fs::File::create(p).map_err(|e| format!("--strace {}: {e}", p.display()))?;
-        kernel.set_strace(Box::new(std::io::BufWriter::new(f)));
-    }
+/// Runs every step of the plan in one emulated kernel, with `a`'s options and progress;
+/// prints the cross-check's counts and the faults.
+fn execute(tree: &Path, plan: &Plan, a: &RunArgs) -> Result<Outcome, String> {
+    let engine = a.engine.kind()?;
     let mode = if a.quiet {
         ProgressMode::Quiet
     } else {
@@ -366,83 +310,29 @@ pub fn execute(tree: &Path, plan: &chain::Plan, a: &RunArgs) -> Result<Outcome, 
         .into_iter()
         .flatten()
         .find_map(|p| progress::previous_total(p));
-    let bar = Rc::new(Progress::new(mode, total));
-    // Per record: when it started, and how long it ran once it ended.
-    type Timing = Rc<RefCell<Vec<(Instant, Option<Duration>)>>>;
-    let timing: Timing = Rc::default();
-    {
-        let (timing, bar) = (timing.clone(), bar.clone());
-        kernel.set_observer(Box::new(move |ev| match ev {
-            Event::Started(i, r) => {
-                timing.borrow_mut().push((Instant::now(), None));
-                bar.started(i, r);
-            }
-            Event::Ended(i, r) => {
-                let mut t = timing.borrow_mut();
-                let wall = t[i].0.elapsed();
-                t[i].1 = Some(wall);
-                bar.ended(i, r, wall);
-            }
-        }));
-    }
-    let start = Instant::now();
-    let started_at = SystemTime::now();
-    let mut failure = None;
-    for step in &plan.steps {
-        if let Err(f) = chain::run_step(&mut kernel, step) {
-            failure = Some(f);
-            break;
-        }
-    }
-    bar.finish();
-    let _ = shared.borrow_mut().flush();
-    if cfg_engine == EngineKind::CrossCheck {
-        let c = kernel.cross_check_counts();
-        eprintln!(
-            "cross-check (interp vs unicorn): {} instructions, {} basic blocks, {} syscalls \
-             and {} whole-memory comparisons in agreement",
-            c.instructions, c.blocks, c.syscalls, c.full_compares
-        );
-    }
-    for f in kernel.faults() {
-        eprintln!("stage0-runner: {f}");
-    }
-    let wall = start.elapsed();
-    let checked = match plan_answers(tree, plan, a) {
-        Some(list) => answers::check(tree, &list),
-        None => Vec::new(),
+    let options = Options {
+        engine,
+        limits: a.sandbox.limits(),
+        guest_output: a.log.clone().map(Sink::File),
+        strace: a.strace.clone().map(Sink::File),
+        interrupt: Some(stage0_chain::interrupt::flag()),
+        exec_hook: None,
+        answers: answers_path(tree, plan, a),
     };
-    let walls = timing
-        .borrow()
-        .iter()
-        .map(|(s, d)| d.unwrap_or_else(|| s.elapsed()))
-        .collect();
-    Ok(Outcome {
-        records: kernel.records().to_vec(),
-        walls,
-        checked,
-        failure,
-        wall,
-        instructions: kernel.stats().instructions,
-        syscalls: kernel.stats().syscalls,
-        peak_guest_pages: kernel.stats().peak_guest_pages,
-        started_at,
-        engine: cfg_engine,
-    })
+    let bar = Rc::new(RefCell::new(Progress::new(mode, total)));
+    let outcome =
+        stage0_chain::execute(tree, plan, options, bar).map_err(|e| render::chain_error(&e))?;
+    render::after_run(&outcome);
+    Ok(outcome)
 }
 
 /// The answers file: `--answers`, else the layout's own, under the tree.
-fn answers_path(tree: &Path, plan: &chain::Plan, a: &RunArgs) -> Option<PathBuf> {
+fn answers_path(tree: &Path, plan: &Plan, a: &RunArgs) -> Option<PathBuf> {
     a.answers.clone().or_else(|| {
         plan.answers
             .as_ref()
             .map(|p| tree.join(p.trim_start_matches('/')))
     })
-}
-
-fn plan_answers(tree: &Path, plan: &chain::Plan, a: &RunArgs) -> Option<Vec<answers::Answer>> {
-    let path = answers_path(tree, plan, a)?;
-    answers::parse(&std::fs::read_to_string(path).ok()?).ok()
 }
 
 fn compare(ours: &Provenance, reference: &Path, tree: &Path, ref_tree: Option<&Path>) {
@@ -479,16 +369,5 @@ fn compare(ours: &Provenance, reference: &Path, tree: &Path, ref_tree: Option<&P
                 eprintln!("compare: {}: {}", w.path, provenance::binary_diff(&a, &b));
             }
         }
-    }
-}
-
-struct SharedLog(Rc<RefCell<Box<dyn std::io::Write>>>);
-
-impl std::io::Write for SharedLog {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.borrow_mut().write(buf)
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        self.0.borrow_mut().flush()
     }
 }

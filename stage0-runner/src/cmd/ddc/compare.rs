@@ -3,7 +3,7 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use crate::provenance::Process;
+use stage0_chain::provenance::Process;
 
 /// One step of the DDC run against the same step of the reference.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -179,7 +179,7 @@ pub fn trees(ours: &Path, reference: &Path, outputs: &[String]) -> Vec<String> {
                 (Ok(x), Ok(y)) if x == y => {}
                 (Ok(x), Ok(y)) => problems.push(format!(
                     "{rel}/{name}: {}",
-                    crate::provenance::binary_diff(&x, &y)
+                    stage0_chain::provenance::binary_diff(&x, &y)
                 )),
                 (Ok(_), Err(_)) => problems.push(format!("{rel}/{name}: not in the reference")),
                 (Err(_), _) => problems.push(format!("{rel}/{name}: missing from the DDC run")),
@@ -192,7 +192,7 @@ pub fn trees(ours: &Path, reference: &Path, outputs: &[String]) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::provenance::FileHash;
+    use stage0_chain::provenance::FileHash;
 
     fn process(argv: &str, writes: &[(&str, &str, bool)]) -> Process {
         Process {

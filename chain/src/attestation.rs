@@ -13,7 +13,8 @@ use std::time::SystemTime;
 
 use serde::{Deserialize, Serialize};
 
-use crate::chain::{self, answers::Checked};
+use crate::answers::Checked;
+use crate::plan::Plan;
 use crate::provenance::FileHash;
 
 /// `_type` of an in-toto Statement v1.
@@ -167,12 +168,7 @@ pub struct StepParameters {
 
 impl ChainParameters {
     /// The parameters of `plan` (its layout's name given, so custom scripts say `script`).
-    pub fn of(
-        layout: &str,
-        plan: &chain::Plan,
-        answers: Option<&str>,
-        substitutes: Option<&str>,
-    ) -> Self {
+    pub fn of(layout: &str, plan: &Plan, answers: Option<&str>, substitutes: Option<&str>) -> Self {
         ChainParameters {
             layout: layout.to_string(),
             answers: answers.map(str::to_string),

@@ -9,16 +9,15 @@ pub mod hook;
 pub mod hostcc;
 pub mod m2c;
 
-use std::ffi::OsStr;
+use std::cell::RefCell;
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 
 use clap::{Args, ValueEnum};
-use vm::kernel::{Config, Kernel, Stdio};
 
-use crate::attestation::{self, ChainBuild, ChainParameters};
-use crate::chain::{self, answers, preflight, Layout};
-use crate::provenance::{self, Process, Provenance};
-use crate::run_cmd::{self, RunArgs};
+use stage0_chain::attestation::{self, ChainBuild, ChainParameters};
+use stage0_chain::provenance::{self, Process, Provenance};
+use stage0_chain::{answers, preflight, Layout, NoHooks, Options, Plan};
 
 /// Which substitutes stand in for emulated programs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -97,7 +96,7 @@ fn with_name(w: With) -> &'static str {
 }
 
 fn ddc_inner(a: &DdcArgs) -> Result<bool, String> {
-    let plan = chain::plan(&a.tree, Layout::Upstream).map_err(|e| e.to_string())?;
+    let plan = stage0_chain::plan(&a.tree, Layout::Upstream).map_err(|e| e.to_string())?;
     let answers_path = a.tree.join("x86.answers");
     let problems = preflight::check(&a.tree, Some(&plan), Layout::Upstream, Some(&answers_path));
     if !problems.is_empty() {
@@ -142,7 +141,13 @@ fn ddc_inner(a: &DdcArgs) -> Result<bool, String> {
                 "reference: running the all-emulated chain in {}",
                 t.display()
             );
-            let outcome = run_cmd::execute(&t, &plan, &quiet_run_args(&t)?)?;
+            let options = Options {
+                interrupt: Some(stage0_chain::interrupt::flag()),
+                ..Options::default()
+            };
+            let outcome = stage0_chain::execute(&t, &plan, options, Rc::new(RefCell::new(NoHooks)))
+                .map_err(|e| crate::render::chain_error(&e))?;
+            crate::render::after_run(&outcome);
             if let Some(f) = outcome.failure {
                 return Err(format!("the all-emulated reference run failed: {f}"));
             }
@@ -159,7 +164,7 @@ fn ddc_inner(a: &DdcArgs) -> Result<bool, String> {
     let checked =
         answers::parse(&std::fs::read_to_string(&answers_path).map_err(|e| e.to_string())?)
             .map(|list| answers::check(&ours, &list))
-            .map_err(|(line, msg)| format!("{}:{line}: {msg}", answers_path.display()))?;
+            .map_err(|e| format!("{}:{e}", answers_path.display()))?;
     let rows = compare::steps(&run.processes, &ref_processes);
     print_table(&rows, a.json);
     let tree_diffs = compare::trees(&ours, &ref_tree, &plan.outputs);
@@ -279,20 +284,6 @@ fn read_provenance(path: &Path) -> Result<Provenance, String> {
     serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))
 }
 
-/// `run`'s defaults for `run --quiet TREE`, through its own parser so new options keep
-/// their defaults.
-fn quiet_run_args(tree: &Path) -> Result<RunArgs, String> {
-    #[derive(clap::Parser)]
-    struct Run {
-        #[command(flatten)]
-        args: RunArgs,
-    }
-    let argv = [OsStr::new("run"), OsStr::new("--quiet"), tree.as_os_str()];
-    <Run as clap::Parser>::try_parse_from(argv)
-        .map(|r| r.args)
-        .map_err(|e| e.to_string())
-}
-
 /// Copies `from` to a fresh `to` (regular files, directories, symlinks; no `.git`).
 pub fn copy_tree(from: &Path, to: &Path) -> Result<(), String> {
     if to.exists() {
@@ -321,38 +312,15 @@ fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
 }
 
 /// Runs every step of the plan in one kernel with the substitutes hooked in at execve.
-fn execute(tree: &Path, plan: &chain::Plan, hook: hook::Substitutes) -> Result<DdcRun, String> {
-    for out in &plan.outputs {
-        let dir = tree.join(out.trim_start_matches('/'));
-        std::fs::create_dir_all(&dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
-    }
-    let stdio = Stdio {
-        stdin: Box::new(std::io::empty()),
-        stdout: Box::new(std::io::sink()),
-        stderr: Box::new(std::io::sink()),
+fn execute(tree: &Path, plan: &Plan, hook: hook::Substitutes) -> Result<DdcRun, String> {
+    let options = Options {
+        exec_hook: Some(Box::new(hook)),
+        ..Options::default()
     };
-    let mut kernel = Kernel::new(Config::new(tree), stdio).map_err(|e| e.to_string())?;
-    kernel.set_exec_hook(Box::new(hook));
-    let mut failure = None;
-    for step in &plan.steps {
-        if let Err(f) = chain::run_step(&mut kernel, step) {
-            failure = Some(f);
-            break;
-        }
-    }
+    let outcome = stage0_chain::execute(tree, plan, options, Rc::new(RefCell::new(NoHooks)))
+        .map_err(|e| crate::render::chain_error(&e))?;
     Ok(DdcRun {
-        processes: kernel.records().iter().map(Process::from).collect(),
-        failure,
+        processes: outcome.records.iter().map(Process::from).collect(),
+        failure: outcome.failure.map(|f| f.to_string()),
     })
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn reference_run_takes_runs_defaults() {
-        let a = super::quiet_run_args(std::path::Path::new("/t")).unwrap();
-        assert!(a.quiet);
-        assert_eq!(a.tree.as_deref(), Some(std::path::Path::new("/t")));
-        assert!(a.provenance.is_none() && a.script.is_none());
-    }
 }

@@ -5,7 +5,7 @@
 use iced_x86::code_asm::*;
 use iced_x86::{Decoder, DecoderOptions, InstructionInfoFactory, OpAccess, Register, RflagsBits};
 use vm::cpu::reg::*;
-use vm::cpu::{describe, Kind, MemRef, Operand};
+use vm::cpu::{describe, stores_at, Kind, MemRef, Operand};
 use vm::{Cpu, FaultKind, GuestMemory};
 
 const CODE: u32 = 0x0804_8000;
@@ -242,6 +242,10 @@ fn rep_and_backwards_string_stores_cover_every_iteration() {
     let dest = cpu.regs[EDI];
     assert_eq!(insn.stores(&cpu.regs, false), vec![(dest, 20)]);
     assert_eq!(insn.stores(&cpu.regs, true), vec![(dest - 16, 20)]);
+    assert_eq!(
+        stores_at(&mem, CODE, &cpu.regs, 0x202 | DF),
+        Some(vec![(dest - 16, 20)])
+    );
     let mut zero = cpu.regs;
     zero[ECX] = 0;
     assert_eq!(insn.stores(&zero, false), vec![]);
@@ -314,8 +318,9 @@ fn describe_reports_the_fault_an_instruction_raises() {
         ),
     ];
     for (name, code, want) in cases {
-        let (_, mem) = guest(code);
+        let (cpu, mem) = guest(code);
         assert_eq!(describe(&mem, CODE).err(), Some(*want), "{name}");
+        assert_eq!(stores_at(&mem, CODE, &cpu.regs, 0x202), None, "{name}");
     }
 }
 

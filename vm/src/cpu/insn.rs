@@ -206,3 +206,16 @@ impl Insn {
 pub fn describe(mem: &GuestMemory, eip: u32) -> Result<Insn, FaultKind> {
     super::decode::describe_one(mem, eip)
 }
+
+/// The guest bytes the instruction at `eip` stores to when it runs from registers `regs`
+/// and EFLAGS `eflags` (see [`Insn::stores`]), or `None` when it does not decode (it then
+/// faults before storing anything).
+pub fn stores_at(
+    mem: &GuestMemory,
+    eip: u32,
+    regs: &[u32; 8],
+    eflags: u32,
+) -> Option<Vec<(u32, u32)>> {
+    let df = eflags & super::flags::bit::DF != 0;
+    describe(mem, eip).ok().map(|i| i.stores(regs, df))
+}

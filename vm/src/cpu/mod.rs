@@ -22,7 +22,7 @@ mod ops;
 mod width;
 
 pub use disasm::disassemble;
-pub use insn::{describe, Insn, MemRef, Operand, Rep, StrMem};
+pub use insn::{describe, stores_at, Insn, MemRef, Operand, Rep, StrMem};
 pub use ops::{Kind, Stores};
 
 use crate::memory::{GuestMemory, MemFault};

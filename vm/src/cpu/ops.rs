@@ -13,6 +13,11 @@
 //!    [`form_of`], [`single_handler`] and the parts [`PATTERNS`] is built from; the
 //!    fused sequences themselves are listed at the end.
 //!
+//! Adding an instruction: a row in the first table, a selector in `decode/select/` and a
+//! handler in `exec/`; adding a fast path: a part in `exec/fast.rs` and a row in the
+//! second table. `tests/cpu_op_list.rs` checks the declared flags against iced-x86's
+//! tables and the store ranges against what the interpreter writes.
+//!
 //! Flags follow the Intel SDM's "Flags Affected": `writes` are the arithmetic flags and DF
 //! the instruction may change, `undefined` those of them it leaves undefined (for
 //! count-dependent shifts: undefined for some count).

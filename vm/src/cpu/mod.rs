@@ -1,7 +1,10 @@
 //! The i386 interpreter: 32-bit protected-mode user code with flat segments.
 //!
-//! Layout: [`decode`] turns guest code into blocks of pre-resolved [`op::Op`]s (iced-x86 is
-//! used once per block), [`cache`] keeps the blocks by address and drops them when the
+//! Layout: [`ops`] is the op list, every supported instruction declared once (kind,
+//! operands, flags, stores, fast form, fused sequences); [`insn`] is a decoded instruction
+//! as data ([`Insn`]); [`decode`] turns guest code into blocks of pre-resolved
+//! [`op::Op`]s (iced-x86 is used once per block), choosing handlers from the op list;
+//! [`cache`] keeps the blocks by address and drops them when the
 //! guest writes over their bytes, [`exec`] holds the handlers by instruction family, and
 //! [`flags`] computes EFLAGS lazily. This file is the public face and the block loop.
 //!
@@ -13,10 +16,14 @@ mod decode;
 mod disasm;
 mod exec;
 pub mod flags;
+mod insn;
 mod op;
+mod ops;
 mod width;
 
 pub use disasm::disassemble;
+pub use insn::{describe, stores_at, Insn, MemRef, Operand, Rep, StrMem};
+pub use ops::{Kind, Stores};
 
 use crate::memory::{GuestMemory, MemFault};
 use cache::BlockCache;

@@ -15,14 +15,15 @@
 //! after the first stay in the block unchanged, so when a later part's fast path does not
 //! apply the fused handler simply hands over to that op (everything before it has
 //! retired), and faults, code writes and instruction counts are accounted exactly as
-//! without fusion. [`PATTERNS`] lists the sequences fused.
+//! without fusion. Which instruction forms have a part, and which sequences are fused,
+//! is declared in the op list ([`crate::cpu::ops`]).
 
 use std::marker::PhantomData;
 
-use super::arith::{self, Add, Alu, Cmp, Sub};
-use super::logic::{self, And, Or, Test, Xor};
+use super::arith::{self, Alu};
+use super::logic;
 use super::{control, mov, stack, MemLoc, RegLoc};
-use crate::cpu::op::{next, threaded, Handler, Leave, Op};
+use crate::cpu::op::{next, threaded, Leave, Op};
 use crate::cpu::reg::ESP;
 use crate::cpu::width::{Width, W32, W8};
 use crate::cpu::Cpu;
@@ -274,141 +275,6 @@ impl Part for Setcc {
         Self::try_run(cpu, mem, op);
         next(cpu, mem, op)
     }
-}
-
-/// The instruction forms above, as the decoder classifies them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Form {
-    Push,
-    Pop,
-    Load,
-    Store,
-    StoreByte,
-    MovzxByte,
-    MovsxByte,
-    Lea,
-    MovImm,
-    MovReg,
-    Add,
-    Sub,
-    Cmp,
-    And,
-    Or,
-    Xor,
-    Test,
-    Zero,
-    MovzxReg,
-    Setcc,
-    /// A conditional jump (`op.aux` = condition): only ever the end of a fused run.
-    Jcc,
-}
-
-/// The handler of one instruction of form `f`, where it beats the general one (a lone
-/// `setcc` or `jcc` keeps its handler specialised on the condition).
-pub fn single_handler(f: Form) -> Option<Handler> {
-    Some(match f {
-        Form::Push => single::<Push> as Handler,
-        Form::Pop => single::<Pop>,
-        Form::Load => single::<Load>,
-        Form::Store => single::<Store>,
-        Form::StoreByte => single::<StoreByte>,
-        Form::MovzxByte => single::<MovzxByte>,
-        Form::MovsxByte => single::<MovsxByte>,
-        Form::Lea => single::<Lea>,
-        Form::MovImm => single::<MovImm>,
-        Form::MovReg => single::<MovReg>,
-        Form::Add => single::<AluReg<Add>>,
-        Form::Sub => single::<AluReg<Sub>>,
-        Form::Cmp => single::<AluReg<Cmp>>,
-        Form::And => single::<AluReg<And>>,
-        Form::Or => single::<AluReg<Or>>,
-        Form::Xor => single::<AluReg<Xor>>,
-        Form::Test => single::<AluReg<Test>>,
-        Form::Zero => single::<Zero>,
-        Form::MovzxReg => single::<MovzxReg>,
-        Form::Setcc | Form::Jcc => return None,
-    })
-}
-
-macro_rules! then {
-    (; $end:ty) => { $end };
-    ($a:ty $(, $rest:ty)*; $end:ty) => { Then<$a, then!($($rest),*; $end)> };
-}
-
-macro_rules! patterns {
-    ($($($form:ident)-+ $(=> $end:ident)?;)*) => {
-        /// The fused sequences, longest first where they share a start: the forms and
-        /// the handler. Chosen from the chain's most frequent instruction sequences
-        /// (execution-weighted, on the M1 and M2 steps): M2-Planet's and cc_x86's code
-        /// generators emit the same few idioms everywhere.
-        pub const PATTERNS: &[(&[Form], Handler)] = &[
-            $((
-                &[$(Form::$form,)+ $(patterns!(@end $end))?],
-                seq::<then!($(patterns!(@part $form)),+; patterns!(@tail $($end)?))> as Handler,
-            ),)*
-        ];
-    };
-    (@end Jcc) => { Form::Jcc };
-    (@tail Jcc) => { JccEnd };
-    (@tail) => { Done };
-    (@part Add) => { AluReg<Add> };
-    (@part Sub) => { AluReg<Sub> };
-    (@part Cmp) => { AluReg<Cmp> };
-    (@part Test) => { AluReg<Test> };
-    (@part $f:ident) => { $f };
-}
-
-patterns! {
-    // Compare and branch: `[pop ebx;] cmp ebx,eax; setcc al; movzx eax,al; test eax,eax; je`.
-    Pop-Cmp-Setcc-MovzxReg-Test => Jcc;
-    Cmp-Setcc-MovzxReg-Test => Jcc;
-    MovzxReg-Test => Jcc;
-    Test => Jcc;
-    Cmp => Jcc;
-    Pop-Cmp-Setcc-MovzxReg;
-    Cmp-Setcc-MovzxReg;
-    // Locals and globals: `lea eax,[ebp-N]; mov eax,[eax]`, `mov eax,&G; mov eax,[eax]`.
-    Push-Lea-Load;
-    Lea-Load-Push;
-    Lea-Load-Pop;
-    Lea-Load;
-    Lea-MovsxByte;
-    Lea-Push;
-    MovImm-Load;
-    // Operands through the stack: `push eax; mov eax,N; pop ebx; add eax,ebx`...
-    Push-MovImm-Pop;
-    Push-MovImm;
-    Push-Lea;
-    Push-Zero;
-    Push-Push;
-    Load-Push;
-    Load-Pop;
-    Load-MovImm;
-    MovImm-Pop;
-    MovImm-Push;
-    MovImm-Add;
-    Zero-Push;
-    Zero-Pop;
-    Pop-Add;
-    Pop-Sub-MovReg;
-    Pop-Store;
-    Pop-StoreByte;
-    Pop-Pop;
-    Add-Push;
-    Add-Pop;
-    Add-Load;
-    Add-MovsxByte;
-    MovReg-Pop;
-}
-
-/// The fused handler for the sequence starting at `forms[0]`, if one is listed in
-/// [`PATTERNS`]: the handler and how many instructions it covers.
-pub fn fused_handler(forms: &[Option<Form>]) -> Option<(Handler, usize)> {
-    PATTERNS.iter().find_map(|&(pattern, handler)| {
-        let matches =
-            pattern.len() <= forms.len() && pattern.iter().zip(forms).all(|(p, f)| Some(*p) == *f);
-        matches.then_some((handler, pattern.len()))
-    })
 }
 
 /// `call rel32` (`op.imm` = target, `op.disp` = return address).

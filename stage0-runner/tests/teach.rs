@@ -244,9 +244,9 @@ fn report_is_self_contained_and_shows_every_step_and_the_flow_of_files() {
     );
 }
 
-fn posix_tree(test: &str) -> Option<PathBuf> {
+fn posix_tree(test: &str) -> PathBuf {
     match std::env::var_os("STAGE0_POSIX_TREE") {
-        Some(t) => Some(PathBuf::from(t)),
+        Some(t) => PathBuf::from(t),
         None => {
             panic!(
                 "missing input: {test} needs $STAGE0_POSIX_TREE (a pristine stage0-posix checkout); this test is ignored unless run with --ignored; README, 'Tests and the upstream tree'"
@@ -278,9 +278,7 @@ fn seed_stage_copy(tree: &Path, name: &str) -> Sandbox {
 #[test]
 #[ignore = "needs STAGE0_POSIX_TREE (a pristine stage0-posix checkout)"]
 fn seed_stage_narrative_matches_its_provenance() {
-    let Some(tree) = posix_tree("seed_stage_narrative_matches_its_provenance") else {
-        return;
-    };
+    let tree = posix_tree("seed_stage_narrative_matches_its_provenance");
     let a = seed_stage_copy(&tree, "teach-seed-a");
     let b = seed_stage_copy(&tree, "teach-seed-b");
     let prov = provenance_of(
@@ -323,9 +321,7 @@ fn seed_stage_narrative_matches_its_provenance() {
 #[test]
 #[ignore = "needs STAGE0_POSIX_TREE (a pristine stage0-posix checkout)"]
 fn every_byte_of_hex0_maps_to_the_source_line_that_spells_it() {
-    let Some(tree) = posix_tree("every_byte_of_hex0_maps_to_the_source_line_that_spells_it") else {
-        return;
-    };
+    let tree = posix_tree("every_byte_of_hex0_maps_to_the_source_line_that_spells_it");
     let sb = seed_stage_copy(&tree, "teach-map");
     let map = trace::source_map(&sb.root, "/bootstrap-seeds/POSIX/x86/hex0-seed")
         .expect("map fits the seed");

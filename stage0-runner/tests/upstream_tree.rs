@@ -11,21 +11,21 @@ use std::process::Command;
 
 use stage0_testkit::Sandbox;
 
-fn env_dir(var: &str, test: &str) -> Option<PathBuf> {
+fn env_dir(var: &str, test: &str) -> PathBuf {
     match std::env::var_os(var) {
-        Some(v) if Path::new(&v).is_dir() => Some(PathBuf::from(v)),
+        Some(v) if Path::new(&v).is_dir() => PathBuf::from(v),
         _ => {
             panic!("missing input: {test} needs {var}; this test is ignored unless run with --ignored; README, 'Tests and the upstream tree'")
         }
     }
 }
 
-fn slow(test: &str) -> bool {
+/// Fails the (ignored) test unless STAGE0_SLOW_TESTS=1 opts in to minutes of emulation.
+fn require_slow(test: &str) {
     let on = std::env::var("STAGE0_SLOW_TESTS").is_ok_and(|v| v == "1");
     if !on {
         panic!("missing input: {test} takes minutes and needs STAGE0_SLOW_TESTS=1; this test is ignored unless run with --ignored; README, 'Tests and the upstream tree'");
     }
-    on
 }
 
 /// A copy of `src` in a fresh sandbox (`cp -a`, so modes are kept).
@@ -79,12 +79,10 @@ fn stage0_runner() -> Command {
 #[test]
 #[ignore = "needs STAGE0_POSIX_TREE (a pristine stage0-posix checkout)"]
 fn hex0_seed_rebuilds_itself_in_the_emulator() {
-    let Some(tree) = env_dir(
+    let tree = env_dir(
         "STAGE0_POSIX_TREE",
         "hex0_seed_rebuilds_itself_in_the_emulator",
-    ) else {
-        return;
-    };
+    );
     let seeds = tree.join("bootstrap-seeds/POSIX/x86");
     let sb = Sandbox::new("hex0-seed");
     sb.put(
@@ -116,9 +114,7 @@ fn hex0_seed_rebuilds_itself_in_the_emulator() {
 #[ignore = "needs STAGE0_POSIX_TREE (a pristine stage0-posix checkout)"]
 fn kaem_optional_seed_runs_the_seed_script_like_a_native_run() {
     let test = "kaem_optional_seed_runs_the_seed_script_like_a_native_run";
-    let Some(tree) = env_dir("STAGE0_POSIX_TREE", test) else {
-        return;
-    };
+    let tree = env_dir("STAGE0_POSIX_TREE", test);
     let emu = copy_tree(&tree, "seed-emu");
     let argv = [
         "./bootstrap-seeds/POSIX/x86/kaem-optional-seed",
@@ -178,12 +174,8 @@ fn verified_line(out: &[u8]) -> String {
 #[ignore = "needs STAGE0_POSIX_TREE (a pristine stage0-posix checkout) and STAGE0_SLOW_TESTS=1 (minutes)"]
 fn whole_upstream_chain_gives_19_of_19_and_identical_provenance_twice() {
     let test = "whole_upstream_chain_gives_19_of_19_and_identical_provenance_twice";
-    let Some(tree) = env_dir("STAGE0_POSIX_TREE", test) else {
-        return;
-    };
-    if !slow(test) {
-        return;
-    }
+    let tree = env_dir("STAGE0_POSIX_TREE", test);
+    require_slow(test);
     let runs: Vec<(Sandbox, std::thread::JoinHandle<std::process::Output>)> = (0..2)
         .map(|i| {
             let sb = copy_tree(&tree, &format!("chain-{i}"));
@@ -222,12 +214,8 @@ fn whole_upstream_chain_gives_19_of_19_and_identical_provenance_twice() {
 #[ignore = "needs STAGEX_ROOT (a StageX stage0 root) and STAGE0_SLOW_TESTS=1 (minutes)"]
 fn stagex_layout_builds_the_20_binaries_a_native_run_builds() {
     let test = "stagex_layout_builds_the_20_binaries_a_native_run_builds";
-    let Some(root) = env_dir("STAGEX_ROOT", test) else {
-        return;
-    };
-    if !slow(test) {
-        return;
-    }
+    let root = env_dir("STAGEX_ROOT", test);
+    require_slow(test);
     let emu = copy_tree(&root, "stagex-emu");
     let o = stage0_runner()
         .args(["run", "-q", "--layout", "stagex"])

@@ -8,17 +8,17 @@ use std::path::{Path, PathBuf};
 use seed::SeedFs;
 
 /// The directory named by `var`; without it the (ignored) test fails naming it.
-pub fn tree_from_env(var: &str, test: &str) -> Option<PathBuf> {
+pub fn tree_from_env(var: &str, test: &str) -> PathBuf {
     tree_from_any(&[var], test)
 }
 
 /// The directory named by the first of `vars` that is set; without one the (ignored)
-/// test fails naming them (never `None`: kept for the callers' `let … else`).
-pub fn tree_from_any(vars: &[&str], test: &str) -> Option<PathBuf> {
+/// test fails naming them.
+pub fn tree_from_any(vars: &[&str], test: &str) -> PathBuf {
     for var in vars {
         if let Some(p) = std::env::var_os(var) {
             if Path::new(&p).is_dir() {
-                return Some(PathBuf::from(p));
+                return PathBuf::from(p);
             }
         }
     }

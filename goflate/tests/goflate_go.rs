@@ -84,10 +84,10 @@ const GO_1_19_SAMPLE_DIGEST: &str =
     "7a3f343fc5afb38ba5d6ea911a1daa5f6ce8c044af0dde25d3a0094a2449904c";
 
 #[test]
+#[ignore = "needs `go` on PATH"]
 fn matches_go_toolchain_when_present() {
     let Ok(v) = Command::new("go").arg("version").output() else {
-        eprintln!("SKIPPED: matches_go_toolchain_when_present needs `go` on PATH");
-        return;
+        panic!("missing input: matches_go_toolchain_when_present needs `go` on PATH (this test is ignored unless run with --ignored; README, 'Tests and the upstream tree')");
     };
     let version = String::from_utf8_lossy(&v.stdout).to_string();
     eprintln!("using {}", version.trim());

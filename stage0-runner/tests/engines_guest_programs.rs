@@ -32,8 +32,7 @@ fn run_on(
 
 fn same_on_every_engine(files: &[(&str, Vec<u8>)], argv: &[&str], read_back: Option<&str>) {
     if !have_unicorn() {
-        eprintln!("SKIPPED: engines_guest_programs needs the `unicorn` feature (vm/unicorn)");
-        return;
+        panic!("missing input: engines_guest_programs needs the `unicorn` feature (vm/unicorn) (this test is ignored unless run with --ignored; README, 'Tests and the upstream tree')");
     }
     let reference = run_on(EngineKind::Interp, files, argv, read_back);
     for kind in [EngineKind::Unicorn, EngineKind::CrossCheck] {
@@ -48,6 +47,7 @@ fn same_on_every_engine(files: &[(&str, Vec<u8>)], argv: &[&str], read_back: Opt
 }
 
 #[test]
+#[ignore = "needs the unicorn engine (--features stage0-testkit/unicorn)"]
 fn hello_writes_and_exits() {
     same_on_every_engine(
         &[("/hello", programs::hello(b"hi there\n", 7))],
@@ -57,6 +57,7 @@ fn hello_writes_and_exits() {
 }
 
 #[test]
+#[ignore = "needs the unicorn engine (--features stage0-testkit/unicorn)"]
 fn byte_by_byte_copy_reads_into_guest_memory() {
     let data: Vec<u8> = (0..3000u32).map(|i| (i * 7 % 251) as u8).collect();
     same_on_every_engine(
@@ -67,11 +68,13 @@ fn byte_by_byte_copy_reads_into_guest_memory() {
 }
 
 #[test]
+#[ignore = "needs the unicorn engine (--features stage0-testkit/unicorn)"]
 fn brk_growth_is_visible_to_the_engine() {
     same_on_every_engine(&[("/brk", programs::brk_grow(5 << 20))], &["/brk"], None);
 }
 
 #[test]
+#[ignore = "needs the unicorn engine (--features stage0-testkit/unicorn)"]
 fn fork_exec_wait_runs_the_child_on_the_same_engine() {
     same_on_every_engine(
         &[
@@ -161,6 +164,7 @@ fn heap_and_stack_workout() -> Vec<u8> {
 }
 
 #[test]
+#[ignore = "needs the unicorn engine (--features stage0-testkit/unicorn)"]
 fn heap_grown_page_by_page_shrunk_regrown_and_a_deep_stack() {
     let files = [("/work", heap_and_stack_workout())];
     // The program itself works: it gets to its checksum and to the final fault.

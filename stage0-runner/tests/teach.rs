@@ -1,6 +1,6 @@
 //! The teaching tools: `step` narrates what `run` records, `report` draws it, source maps
 //! point at the lines that made each byte. Small chains are built here; the upstream tree
-//! (STAGE0_POSIX_TREE) is used when present, with a SKIPPED line when not. The page in a
+//! (STAGE0_POSIX_TREE) is used by ignored tests, which fail naming it when run without it. The page in a
 //! real browser: tests/teach_page.rs.
 
 use std::cell::RefCell;
@@ -246,14 +246,13 @@ fn report_is_self_contained_and_shows_every_step_and_the_flow_of_files() {
     );
 }
 
-fn posix_tree(test: &str) -> Option<PathBuf> {
+fn posix_tree(test: &str) -> PathBuf {
     match std::env::var_os("STAGE0_POSIX_TREE") {
-        Some(t) => Some(PathBuf::from(t)),
+        Some(t) => PathBuf::from(t),
         None => {
-            eprintln!(
-                "SKIPPED: {test} needs $STAGE0_POSIX_TREE (a pristine stage0-posix checkout)"
-            );
-            None
+            panic!(
+                "missing input: {test} needs $STAGE0_POSIX_TREE (a pristine stage0-posix checkout); this test is ignored unless run with --ignored; README, 'Tests and the upstream tree'"
+            )
         }
     }
 }
@@ -279,10 +278,9 @@ fn seed_stage_copy(tree: &Path, name: &str) -> Sandbox {
 }
 
 #[test]
+#[ignore = "needs STAGE0_POSIX_TREE (a pristine stage0-posix checkout)"]
 fn seed_stage_narrative_matches_its_provenance() {
-    let Some(tree) = posix_tree("seed_stage_narrative_matches_its_provenance") else {
-        return;
-    };
+    let tree = posix_tree("seed_stage_narrative_matches_its_provenance");
     let a = seed_stage_copy(&tree, "teach-seed-a");
     let b = seed_stage_copy(&tree, "teach-seed-b");
     let prov = provenance_of(
@@ -323,10 +321,9 @@ fn seed_stage_narrative_matches_its_provenance() {
 }
 
 #[test]
+#[ignore = "needs STAGE0_POSIX_TREE (a pristine stage0-posix checkout)"]
 fn every_byte_of_hex0_maps_to_the_source_line_that_spells_it() {
-    let Some(tree) = posix_tree("every_byte_of_hex0_maps_to_the_source_line_that_spells_it") else {
-        return;
-    };
+    let tree = posix_tree("every_byte_of_hex0_maps_to_the_source_line_that_spells_it");
     let sb = seed_stage_copy(&tree, "teach-map");
     let map = trace::source_map(&sb.root, "/bootstrap-seeds/POSIX/x86/hex0-seed")
         .expect("map fits the seed");
@@ -378,10 +375,10 @@ fn every_byte_of_hex0_maps_to_the_source_line_that_spells_it() {
 }
 
 #[test]
+#[ignore = "needs STAGE0_NATIVE_TREE (a stage0-posix tree after a native run)"]
 fn every_hand_written_program_of_a_finished_tree_has_a_fitting_source_map() {
     let Some(tree) = std::env::var_os("STAGE0_NATIVE_TREE").map(PathBuf::from) else {
-        eprintln!("SKIPPED: every_hand_written_program_of_a_finished_tree_has_a_fitting_source_map needs $STAGE0_NATIVE_TREE (a tree after a native run)");
-        return;
+        panic!("missing input: every_hand_written_program_of_a_finished_tree_has_a_fitting_source_map needs $STAGE0_NATIVE_TREE (a tree after a native run) (this test is ignored unless run with --ignored; README, 'Tests and the upstream tree')");
     };
     let programs = [
         "/bootstrap-seeds/POSIX/x86/hex0-seed",

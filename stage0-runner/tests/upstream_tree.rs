@@ -1,6 +1,7 @@
 //! The real inputs: the upstream stage0-posix tree (STAGE0_POSIX_TREE) and the StageX root
-//! (STAGEX_ROOT). Each test prints a SKIPPED line and returns when its input is absent. The
-//! whole-chain tests take minutes and also need STAGE0_SLOW_TESTS=1.
+//! (STAGEX_ROOT). Each test is ignored by default and fails naming its input when run
+//! (`--ignored`) without it. The whole-chain tests take minutes and also need
+//! STAGE0_SLOW_TESTS=1.
 //!
 //! Where this host runs i386 binaries natively, the native run is the reference; elsewhere
 //! only the comparisons that need no native run are made (and the skip is printed).
@@ -10,22 +11,21 @@ use std::process::Command;
 
 use stage0_testkit::Sandbox;
 
-fn env_dir(var: &str, test: &str) -> Option<PathBuf> {
+fn env_dir(var: &str, test: &str) -> PathBuf {
     match std::env::var_os(var) {
-        Some(v) if Path::new(&v).is_dir() => Some(PathBuf::from(v)),
+        Some(v) if Path::new(&v).is_dir() => PathBuf::from(v),
         _ => {
-            eprintln!("SKIPPED: {test} needs {var} (see README, 'Tests and the upstream tree')");
-            None
+            panic!("missing input: {test} needs {var}; this test is ignored unless run with --ignored; README, 'Tests and the upstream tree'")
         }
     }
 }
 
-fn slow(test: &str) -> bool {
+/// Fails the (ignored) test unless STAGE0_SLOW_TESTS=1 opts in to minutes of emulation.
+fn require_slow(test: &str) {
     let on = std::env::var("STAGE0_SLOW_TESTS").is_ok_and(|v| v == "1");
     if !on {
-        eprintln!("SKIPPED: {test} takes minutes; set STAGE0_SLOW_TESTS=1 to run it");
+        panic!("missing input: {test} takes minutes and needs STAGE0_SLOW_TESTS=1; this test is ignored unless run with --ignored; README, 'Tests and the upstream tree'");
     }
-    on
 }
 
 /// A copy of `src` in a fresh sandbox (`cp -a`, so modes are kept).
@@ -77,13 +77,12 @@ fn stage0_runner() -> Command {
 }
 
 #[test]
+#[ignore = "needs STAGE0_POSIX_TREE (a pristine stage0-posix checkout)"]
 fn hex0_seed_rebuilds_itself_in_the_emulator() {
-    let Some(tree) = env_dir(
+    let tree = env_dir(
         "STAGE0_POSIX_TREE",
         "hex0_seed_rebuilds_itself_in_the_emulator",
-    ) else {
-        return;
-    };
+    );
     let seeds = tree.join("bootstrap-seeds/POSIX/x86");
     let sb = Sandbox::new("hex0-seed");
     sb.put(
@@ -112,11 +111,10 @@ fn hex0_seed_rebuilds_itself_in_the_emulator() {
 }
 
 #[test]
+#[ignore = "needs STAGE0_POSIX_TREE (a pristine stage0-posix checkout)"]
 fn kaem_optional_seed_runs_the_seed_script_like_a_native_run() {
     let test = "kaem_optional_seed_runs_the_seed_script_like_a_native_run";
-    let Some(tree) = env_dir("STAGE0_POSIX_TREE", test) else {
-        return;
-    };
+    let tree = env_dir("STAGE0_POSIX_TREE", test);
     let emu = copy_tree(&tree, "seed-emu");
     let argv = [
         "./bootstrap-seeds/POSIX/x86/kaem-optional-seed",
@@ -173,14 +171,11 @@ fn verified_line(out: &[u8]) -> String {
 }
 
 #[test]
+#[ignore = "needs STAGE0_POSIX_TREE (a pristine stage0-posix checkout) and STAGE0_SLOW_TESTS=1 (minutes)"]
 fn whole_upstream_chain_gives_19_of_19_and_identical_provenance_twice() {
     let test = "whole_upstream_chain_gives_19_of_19_and_identical_provenance_twice";
-    let Some(tree) = env_dir("STAGE0_POSIX_TREE", test) else {
-        return;
-    };
-    if !slow(test) {
-        return;
-    }
+    let tree = env_dir("STAGE0_POSIX_TREE", test);
+    require_slow(test);
     let runs: Vec<(Sandbox, std::thread::JoinHandle<std::process::Output>)> = (0..2)
         .map(|i| {
             let sb = copy_tree(&tree, &format!("chain-{i}"));
@@ -216,14 +211,11 @@ fn whole_upstream_chain_gives_19_of_19_and_identical_provenance_twice() {
 }
 
 #[test]
+#[ignore = "needs STAGEX_ROOT (a StageX stage0 root) and STAGE0_SLOW_TESTS=1 (minutes)"]
 fn stagex_layout_builds_the_20_binaries_a_native_run_builds() {
     let test = "stagex_layout_builds_the_20_binaries_a_native_run_builds";
-    let Some(root) = env_dir("STAGEX_ROOT", test) else {
-        return;
-    };
-    if !slow(test) {
-        return;
-    }
+    let root = env_dir("STAGEX_ROOT", test);
+    require_slow(test);
     let emu = copy_tree(&root, "stagex-emu");
     let o = stage0_runner()
         .args(["run", "-q", "--layout", "stagex"])

@@ -8,14 +8,13 @@ use stagex_pipeline::graph::Graph;
 const ISSUE_COMMIT: &str = "e8b3a381";
 
 #[test]
+#[ignore = "needs STAGE0_MIRROR (git snapshots <owner>+<name>/repo)"]
 fn stagex_graph_levels_are_consistent() {
-    let Some(mirror) = common::env_dir(
+    let mirror = common::env_dir(
         "stagex_graph_levels_are_consistent",
         "STAGE0_MIRROR",
         "git snapshots root like /work/.mirror",
-    ) else {
-        return;
-    };
+    );
     let dir = tempfile::tempdir().unwrap();
     common::checkout_stagex(&mirror, "HEAD", dir.path());
     let g = Graph::load(dir.path()).unwrap();

@@ -3,18 +3,16 @@
 mod cpu_common;
 use cpu_common::*;
 
-#[test]
-fn add_signed_overflow() {
-    let r = eax_flags(|a| {
+fn add_signed_overflow(e: EngineUnderTest) {
+    let r = eax_flags(e, |a| {
         a.mov(eax, 0x7fff_ffff)?;
         a.add(eax, 1)
     });
     assert_eq!(r, (0x8000_0000, OF | SF | AF | PF));
 }
 
-#[test]
-fn add_carry_to_zero() {
-    let r = eax_flags(|a| {
+fn add_carry_to_zero(e: EngineUnderTest) {
+    let r = eax_flags(e, |a| {
         a.mov(eax, 0xffff_ffffu32)?;
         a.mov(ebx, 1)?;
         a.add(eax, ebx)
@@ -22,18 +20,16 @@ fn add_carry_to_zero() {
     assert_eq!(r, (0, CF | ZF | AF | PF));
 }
 
-#[test]
-fn sub_borrow() {
-    let r = eax_flags(|a| {
+fn sub_borrow(e: EngineUnderTest) {
+    let r = eax_flags(e, |a| {
         a.xor(eax, eax)?;
         a.sub(eax, 1)
     });
     assert_eq!(r, (0xffff_ffff, CF | SF | AF | PF));
 }
 
-#[test]
-fn cmp_equal_keeps_operand() {
-    let r = eax_flags(|a| {
+fn cmp_equal_keeps_operand(e: EngineUnderTest) {
+    let r = eax_flags(e, |a| {
         a.mov(eax, 5)?;
         a.mov(ecx, 5)?;
         a.cmp(eax, ecx)
@@ -41,15 +37,14 @@ fn cmp_equal_keeps_operand() {
     assert_eq!(r, (5, ZF | PF));
 }
 
-#[test]
-fn inc_dec_preserve_carry() {
-    let r = eax_flags(|a| {
+fn inc_dec_preserve_carry(e: EngineUnderTest) {
+    let r = eax_flags(e, |a| {
         a.stc()?;
         a.mov(eax, 0xffff_ffffu32)?;
         a.inc(eax)
     });
     assert_eq!(r, (0, CF | ZF | AF | PF));
-    let r = eax_flags(|a| {
+    let r = eax_flags(e, |a| {
         a.clc()?;
         a.mov(eax, 0x8000_0000u32)?;
         a.dec(eax)
@@ -57,24 +52,23 @@ fn inc_dec_preserve_carry() {
     assert_eq!(r, (0x7fff_ffff, OF | AF | PF));
 }
 
-#[test]
-fn neg_cases() {
+fn neg_cases(e: EngineUnderTest) {
     assert_eq!(
-        eax_flags(|a| {
+        eax_flags(e, |a| {
             a.mov(eax, 0)?;
             a.neg(eax)
         }),
         (0, ZF | PF)
     );
     assert_eq!(
-        eax_flags(|a| {
+        eax_flags(e, |a| {
             a.mov(eax, 5)?;
             a.neg(eax)
         }),
         (0xffff_fffb, CF | SF | AF)
     );
     assert_eq!(
-        eax_flags(|a| {
+        eax_flags(e, |a| {
             a.mov(eax, 0x8000_0000u32)?;
             a.neg(eax)
         }),
@@ -82,28 +76,26 @@ fn neg_cases() {
     );
 }
 
-#[test]
-fn eight_bit_add_keeps_upper_bits() {
-    let r = eax_flags(|a| {
+fn eight_bit_add_keeps_upper_bits(e: EngineUnderTest) {
+    let r = eax_flags(e, |a| {
         a.mov(eax, 0x1234_5678)?;
         a.add(al, 0x90)
     });
     assert_eq!(r, (0x1234_5608, CF));
-    let r = eax_flags(|a| {
+    let r = eax_flags(e, |a| {
         a.mov(eax, 0x1234_5678)?;
         a.add(ah, 0x10)
     });
     assert_eq!(r.0, 0x1234_6678);
 }
 
-#[test]
-fn sixteen_bit_add_keeps_upper_bits() {
-    let r = eax_flags(|a| {
+fn sixteen_bit_add_keeps_upper_bits(e: EngineUnderTest) {
+    let r = eax_flags(e, |a| {
         a.mov(eax, 0x1234_ffff)?;
         a.add(ax, 1)
     });
     assert_eq!(r, (0x1234_0000, CF | ZF | AF | PF));
-    let r = eax_flags(|a| {
+    let r = eax_flags(e, |a| {
         a.mov(eax, 0x1234_7fff)?;
         a.mov(ecx, 0xffff_0001u32)?;
         a.add(ax, cx)
@@ -111,10 +103,9 @@ fn sixteen_bit_add_keeps_upper_bits() {
     assert_eq!(r, (0x1234_8000, OF | SF | AF | PF));
 }
 
-#[test]
-fn adc_and_sbb_use_carry() {
+fn adc_and_sbb_use_carry(e: EngineUnderTest) {
     assert_eq!(
-        eax_flags(|a| {
+        eax_flags(e, |a| {
             a.stc()?;
             a.mov(eax, 1)?;
             a.adc(eax, 1)
@@ -122,7 +113,7 @@ fn adc_and_sbb_use_carry() {
         (3, PF)
     );
     assert_eq!(
-        eax_flags(|a| {
+        eax_flags(e, |a| {
             a.stc()?;
             a.mov(eax, 0xffff_ffffu32)?;
             a.adc(eax, 0)
@@ -130,7 +121,7 @@ fn adc_and_sbb_use_carry() {
         (0, CF | ZF | AF | PF)
     );
     assert_eq!(
-        eax_flags(|a| {
+        eax_flags(e, |a| {
             a.stc()?;
             a.mov(eax, 0x7fff_ffff)?;
             a.adc(eax, 0)
@@ -138,7 +129,7 @@ fn adc_and_sbb_use_carry() {
         (0x8000_0000, OF | SF | AF | PF)
     );
     assert_eq!(
-        eax_flags(|a| {
+        eax_flags(e, |a| {
             a.stc()?;
             a.mov(eax, 0)?;
             a.sbb(eax, 0)
@@ -146,7 +137,7 @@ fn adc_and_sbb_use_carry() {
         (0xffff_ffff, CF | SF | AF | PF)
     );
     assert_eq!(
-        eax_flags(|a| {
+        eax_flags(e, |a| {
             a.stc()?;
             a.mov(eax, 0x8000_0000u32)?;
             a.sbb(eax, 0)
@@ -155,7 +146,7 @@ fn adc_and_sbb_use_carry() {
     );
     // Without a carry in they are plain add/sub.
     assert_eq!(
-        eax_flags(|a| {
+        eax_flags(e, |a| {
             a.clc()?;
             a.mov(eax, 10)?;
             a.sbb(eax, 3)
@@ -164,10 +155,9 @@ fn adc_and_sbb_use_carry() {
     );
 }
 
-#[test]
-fn adc_chain_adds_64_bit_numbers() {
+fn adc_chain_adds_64_bit_numbers(e: EngineUnderTest) {
     // 0x00000001_ffffffff + 0x00000002_00000001 = 0x00000004_00000000
-    let g = run(|a| {
+    let g = run(e, |a| {
         a.mov(eax, 0xffff_ffffu32)?;
         a.mov(edx, 1)?;
         a.add(eax, 1)?;
@@ -177,10 +167,9 @@ fn adc_chain_adds_64_bit_numbers() {
     assert_eq!((g.reg(EDX), g.reg(EAX)), (4, 0));
 }
 
-#[test]
-fn logic_ops_clear_cf_of() {
+fn logic_ops_clear_cf_of(e: EngineUnderTest) {
     assert_eq!(
-        eax_flags(|a| {
+        eax_flags(e, |a| {
             a.stc()?;
             a.mov(eax, 0xf0)?;
             a.and(eax, 0x0f)
@@ -188,28 +177,28 @@ fn logic_ops_clear_cf_of() {
         (0, ZF | PF)
     );
     assert_eq!(
-        eax_flags(|a| {
+        eax_flags(e, |a| {
             a.mov(eax, 1)?;
             a.or(eax, 0x8000_0000u32 as i32)
         }),
         (0x8000_0001, SF)
     );
     assert_eq!(
-        eax_flags(|a| {
+        eax_flags(e, |a| {
             a.mov(eax, 0x1234)?;
             a.xor(eax, eax)
         }),
         (0, ZF | PF)
     );
     assert_eq!(
-        eax_flags(|a| {
+        eax_flags(e, |a| {
             a.mov(eax, 0x80)?;
             a.test(al, al)
         }),
         (0x80, SF)
     );
     assert_eq!(
-        eax_flags(|a| {
+        eax_flags(e, |a| {
             a.mov(eax, 0x0000_ff00)?;
             a.xor(ah, 0x0f)
         }),
@@ -217,10 +206,9 @@ fn logic_ops_clear_cf_of() {
     );
 }
 
-#[test]
-fn not_changes_no_flags() {
+fn not_changes_no_flags(e: EngineUnderTest) {
     assert_eq!(
-        eax_flags(|a| {
+        eax_flags(e, |a| {
             a.mov(eax, 0)?;
             a.stc()?;
             a.not(eax)
@@ -228,7 +216,7 @@ fn not_changes_no_flags() {
         (0xffff_ffff, CF)
     );
     assert_eq!(
-        eax_flags(|a| {
+        eax_flags(e, |a| {
             a.mov(eax, 0x1234_5678)?;
             a.not(ax)
         })
@@ -237,9 +225,8 @@ fn not_changes_no_flags() {
     );
 }
 
-#[test]
-fn memory_operand_forms() {
-    let g = run(|a| {
+fn memory_operand_forms(e: EngineUnderTest) {
+    let g = run(e, |a| {
         a.mov(ebx, DATA)?;
         a.mov(dword_ptr(ebx + 8), 100)?;
         a.add(dword_ptr(ebx + 8), 23)?; // m, imm
@@ -258,8 +245,7 @@ fn memory_operand_forms() {
 }
 
 /// Every condition code after CMP of each width, against the definitions in the SDM.
-#[test]
-fn conditions_after_cmp_all_widths() {
+fn conditions_after_cmp_all_widths(e: EngineUnderTest) {
     let values: [u32; 8] = [0, 1, 2, 0x7f, 0x80, 0xff, 0x7fff_ffff, 0x8000_0000];
     for bits in [8u32, 16, 32] {
         let mask = if bits == 32 {
@@ -298,7 +284,7 @@ fn conditions_after_cmp_all_widths() {
                     sx > sy,
                 ];
                 // setcc into 16 bytes of DATA, one per condition.
-                let g = run(|a| {
+                let g = run(e, |a| {
                     a.mov(edi, DATA)?;
                     a.mov(eax, x)?;
                     a.mov(ebx, y)?;
@@ -341,9 +327,8 @@ fn conditions_after_cmp_all_widths() {
 }
 
 /// Conditions computed the slow way (after ADD, after logic ops, after INC).
-#[test]
-fn conditions_after_other_ops() {
-    let g = run(|a| {
+fn conditions_after_other_ops(e: EngineUnderTest) {
+    let g = run(e, |a| {
         a.mov(edi, DATA)?;
         a.mov(eax, 0x7fff_ffff)?;
         a.add(eax, 1)?; // OF SF
@@ -364,4 +349,22 @@ fn conditions_after_other_ops() {
     let mut got = [0u8; 7];
     g.mem.read_bytes(DATA, &mut got).unwrap();
     assert_eq!(got, [1, 0, 0, 1, 1, 1, 1]);
+}
+
+conformance! {
+    add_signed_overflow,
+    add_carry_to_zero,
+    sub_borrow,
+    cmp_equal_keeps_operand,
+    inc_dec_preserve_carry,
+    neg_cases,
+    eight_bit_add_keeps_upper_bits,
+    sixteen_bit_add_keeps_upper_bits,
+    adc_and_sbb_use_carry,
+    adc_chain_adds_64_bit_numbers,
+    logic_ops_clear_cf_of,
+    not_changes_no_flags,
+    memory_operand_forms,
+    conditions_after_cmp_all_widths,
+    conditions_after_other_ops,
 }

@@ -3,9 +3,8 @@
 mod cpu_common;
 use cpu_common::*;
 
-#[test]
-fn bit_test_register_forms() {
-    let g = run(|a| {
+fn bit_test_register_forms(e: EngineUnderTest) {
+    let g = run(e, |a| {
         a.mov(eax, 8)?;
         a.bt(eax, 3)?;
         a.setb(byte_ptr(DATA))?;
@@ -26,9 +25,8 @@ fn bit_test_register_forms() {
     assert_eq!(got, [1, 0, 1, 0, 1]);
 }
 
-#[test]
-fn bit_test_keeps_zf() {
-    let r = eax_masked(ZF | CF, |a| {
+fn bit_test_keeps_zf(e: EngineUnderTest) {
+    let r = eax_masked(e, ZF | CF, |a| {
         a.xor(eax, eax)?; // ZF
         a.mov(ecx, 1)?;
         a.bt(ecx, 0)
@@ -36,9 +34,8 @@ fn bit_test_keeps_zf() {
     assert_eq!(r, (0, ZF | CF));
 }
 
-#[test]
-fn bit_string_in_memory() {
-    let g = run(|a| {
+fn bit_string_in_memory(e: EngineUnderTest) {
+    let g = run(e, |a| {
         a.mov(ecx, -1)?;
         a.bts(dword_ptr(DATA + 4), ecx)?; // bit 31 of the dword at DATA
         a.mov(ecx, 33)?;
@@ -52,7 +49,7 @@ fn bit_string_in_memory() {
     assert_eq!(g.read32(DATA + 4), 8);
     assert_eq!(g.read32(DATA + 8), 2);
     assert_eq!(g.arith_flags() & CF, 0);
-    let g = run(|a| {
+    let g = run(e, |a| {
         a.mov(word_ptr(DATA + 2), 0x8000)?;
         a.mov(eax, 0xffff_ffffu32)?; // ax = -1: the word below DATA + 4
         a.btr(word_ptr(DATA + 4), ax)?;
@@ -62,9 +59,8 @@ fn bit_string_in_memory() {
     assert_eq!(g.arith_flags() & CF, CF);
 }
 
-#[test]
-fn bit_scans() {
-    let g = run(|a| {
+fn bit_scans(e: EngineUnderTest) {
+    let g = run(e, |a| {
         a.mov(ecx, 0xf0)?;
         a.bsf(eax, ecx)?;
         a.bsr(ebx, ecx)?;
@@ -76,18 +72,25 @@ fn bit_scans() {
     });
     assert_eq!((g.reg(EAX), g.reg(EBX), g.reg(EDX)), (4, 7, 0x1234));
     assert_eq!(g.arith_flags() & ZF, ZF);
-    let r = eax_masked(ZF, |a| {
+    let r = eax_masked(e, ZF, |a| {
         a.mov(dword_ptr(DATA), 0x8000_0000u32)?;
         a.bsr(eax, dword_ptr(DATA))
     });
     assert_eq!(r, (31, 0));
 }
 
-#[test]
-fn byte_swap() {
-    let r = eax_flags(|a| {
+fn byte_swap(e: EngineUnderTest) {
+    let r = eax_flags(e, |a| {
         a.mov(eax, 0x1234_5678)?;
         a.bswap(eax)
     });
     assert_eq!(r.0, 0x7856_3412);
+}
+
+conformance! {
+    bit_test_register_forms,
+    bit_test_keeps_zf,
+    bit_string_in_memory,
+    bit_scans,
+    byte_swap,
 }

@@ -3,9 +3,8 @@
 mod cpu_common;
 use cpu_common::*;
 
-#[test]
-fn call_ret_and_stack() {
-    let g = run(|a| {
+fn call_ret_and_stack(e: EngineUnderTest) {
+    let g = run(e, |a| {
         let mut f = a.create_label();
         let mut done = a.create_label();
         a.mov(eax, 1)?;
@@ -24,8 +23,7 @@ fn call_ret_and_stack() {
     assert_eq!(g.reg(ESP), INITIAL_ESP);
 }
 
-#[test]
-fn indirect_call_and_jump_and_ret_imm() {
+fn indirect_call_and_jump_and_ret_imm(e: EngineUnderTest) {
     // f sits right after a 2-byte short jmp, at CODE + 2.
     let code = asm(|a| {
         let mut start = a.create_label();
@@ -46,26 +44,27 @@ fn indirect_call_and_jump_and_ret_imm() {
         a.int(0x80)
     });
     assert_eq!(code[0], 0xeb);
-    let mut g = Guest::new(&code);
+    let mut g = Guest::new(e, &code);
     // Make the final `jmp ecx` call f with `done` as the return address.
     let done = CODE + code.len() as u32 - 2;
-    g.cpu.regs[ESP] = INITIAL_ESP;
+    g.set_reg(ESP, INITIAL_ESP);
     g.mem.write_u32(INITIAL_ESP - 4, done).unwrap();
     g.mem.write_u32(INITIAL_ESP, 0).unwrap();
     // Run up to the jmp, then push the return address by hand.
     loop {
-        let (_, text) = vm::cpu::disassemble(&g.mem, g.cpu.eip).unwrap();
+        let (_, text) = vm::cpu::disassemble(&g.mem, g.eip()).unwrap();
         if text == "jmp ecx" {
-            g.cpu.regs[ESP] -= 4;
-            g.mem.write_u32(g.cpu.regs[ESP], done).unwrap();
+            let new_esp = g.reg(ESP) - 4;
+            g.set_reg(ESP, new_esp);
+            g.mem.write_u32(new_esp, done).unwrap();
         }
-        if g.cpu.run(&mut g.mem, 1) == Stop::Syscall {
+        if g.step(1) == Stop::Syscall {
             break;
         }
     }
     assert_eq!(g.reg(EAX), 3);
     assert_eq!(g.reg(ESP), INITIAL_ESP);
-    let g = run(|a| {
+    let g = run(e, |a| {
         let mut f = a.create_label();
         let mut done = a.create_label();
         a.push(1)?;
@@ -80,9 +79,8 @@ fn indirect_call_and_jump_and_ret_imm() {
     assert_eq!(g.reg(ESP), INITIAL_ESP);
 }
 
-#[test]
-fn loops_and_jecxz() {
-    let g = run(|a| {
+fn loops_and_jecxz(e: EngineUnderTest) {
+    let g = run(e, |a| {
         let mut top = a.create_label();
         a.mov(ecx, 10)?;
         a.xor(eax, eax)?;
@@ -93,7 +91,7 @@ fn loops_and_jecxz() {
     });
     assert_eq!((g.reg(EAX), g.reg(ECX)), (55, 0));
     // loopne: stop when ZF gets set (eax reaches 3) even though ECX is not 0.
-    let g = run(|a| {
+    let g = run(e, |a| {
         let mut top = a.create_label();
         a.mov(ecx, 10)?;
         a.xor(eax, eax)?;
@@ -105,7 +103,7 @@ fn loops_and_jecxz() {
     });
     assert_eq!((g.reg(EAX), g.reg(ECX)), (3, 7));
     // loope: continue while equal.
-    let g = run(|a| {
+    let g = run(e, |a| {
         let mut top = a.create_label();
         a.mov(ecx, 10)?;
         a.xor(eax, eax)?;
@@ -116,7 +114,7 @@ fn loops_and_jecxz() {
         a.int(0x80)
     });
     assert_eq!((g.reg(EAX), g.reg(ECX)), (2, 8));
-    let g = run(|a| {
+    let g = run(e, |a| {
         let mut skip = a.create_label();
         a.xor(ecx, ecx)?;
         a.mov(eax, 1)?;
@@ -128,10 +126,9 @@ fn loops_and_jecxz() {
     assert_eq!(g.reg(EAX), 1);
 }
 
-#[test]
-fn pushfd_popfd_round_trip() {
+fn pushfd_popfd_round_trip(e: EngineUnderTest) {
     // M0's pattern: cmp; pushfd; call (clobbers flags); popfd; jne.
-    let g = run(|a| {
+    let g = run(e, |a| {
         let mut f = a.create_label();
         let mut ne = a.create_label();
         let mut done = a.create_label();
@@ -159,30 +156,69 @@ fn pushfd_popfd_round_trip() {
     assert_eq!(g.reg(EDX), 0x202 | PF);
 }
 
-#[test]
-fn popfd_sets_only_user_flags() {
-    let g = run(|a| {
-        a.push(0xffff_ffffu32 as i32)?;
+fn popfd_sets_and_clears_the_user_flags(e: EngineUnderTest) {
+    for value in [0x202 | ARITH | DF, 0x202] {
+        let g = run(e, |a| {
+            a.push(value)?;
+            a.popfd()?;
+            a.pushfd()?;
+            a.pop(eax)?;
+            a.int(0x80)
+        });
+        assert_eq!(g.reg(EAX), value);
+        assert_eq!(g.eflags(), value);
+    }
+}
+
+fn popfd_of_all_ones(e: EngineUnderTest) {
+    let mut g = Guest::with(e, |a| {
+        a.push(0xffff_ffffu32 as i32)?; // 2 bytes
         a.popfd()?;
         a.pushfd()?;
         a.pop(eax)?;
         a.int(0x80)
     });
-    assert_eq!(g.reg(EAX), 0x202 | ARITH | DF);
-    assert_eq!(g.cpu.eflags(), 0x202 | ARITH | DF);
+    match e.popfd_all_ones() {
+        // The interpreter keeps only the user-settable flags (`exec/stack.rs`, `popf`).
+        PopfdAllOnes::KeepsUserFlags => {
+            g.run_to_syscall();
+            assert_eq!(g.reg(EAX), 0x202 | ARITH | DF);
+            assert_eq!(g.eflags(), 0x202 | ARITH | DF);
+        }
+        // unicorn takes TF (and the other system flags) as a CPU does: the instruction
+        // after `popfd` ends in a single-step trap, which Linux delivers as SIGTRAP.
+        PopfdAllOnes::TrapsOnTf => {
+            assert_eq!(
+                g.run(),
+                Stop::Fault(Fault {
+                    kind: FaultKind::Breakpoint,
+                    eip: CODE + 4
+                }),
+                "{}",
+                g.describe()
+            );
+            assert_eq!(
+                g.read32(INITIAL_ESP - 4) & (ARITH | DF | TF),
+                ARITH | DF | TF
+            );
+        }
+        // The cross-check sees the two engines part at the trap.
+        PopfdAllOnes::Diverges => {
+            let err = g.engine.run(&mut g.mem, 100).expect_err("a divergence");
+            assert!(matches!(err, EngineError::Divergence(_)), "{err}");
+        }
+    }
 }
 
-#[test]
-fn eflags_api_round_trip() {
-    let mut cpu = Cpu::new();
-    assert_eq!(cpu.eflags(), 0x202);
-    cpu.set_eflags(CF | ZF | OF | DF | 0x0010_0000);
-    assert_eq!(cpu.eflags(), 0x202 | CF | ZF | OF | DF);
+fn eflags_api_round_trip(e: EngineUnderTest) {
+    let mut engine = e.build(&Cpu::new());
+    assert_eq!(engine.eflags(), 0x202);
+    engine.set_eflags(CF | ZF | OF | DF | 0x0010_0000);
+    assert_eq!(engine.eflags(), 0x202 | CF | ZF | OF | DF);
 }
 
-#[test]
-fn cmov_moves_on_condition_and_reads_memory_anyway() {
-    let g = run(|a| {
+fn cmov_moves_on_condition_and_reads_memory_anyway(e: EngineUnderTest) {
+    let g = run(e, |a| {
         a.mov(eax, 1)?;
         a.mov(ebx, 2)?;
         a.mov(ecx, 3)?;
@@ -192,7 +228,7 @@ fn cmov_moves_on_condition_and_reads_memory_anyway() {
         a.int(0x80)
     });
     assert_eq!((g.reg(EAX), g.reg(ECX)), (2, 3));
-    let mut g = Guest::with(|a| {
+    let mut g = Guest::with(e, |a| {
         a.xor(eax, eax)?;
         a.cmovne(eax, dword_ptr(UNMAPPED))?;
         a.int(0x80)
@@ -200,9 +236,8 @@ fn cmov_moves_on_condition_and_reads_memory_anyway() {
     assert!(matches!(g.run(), Stop::Fault(f) if f.eip == CODE + 2));
 }
 
-#[test]
-fn jcc_short_and_near_forms() {
-    let g = run(|a| {
+fn jcc_short_and_near_forms(e: EngineUnderTest) {
+    let g = run(e, |a| {
         let mut far = a.create_label();
         let mut done = a.create_label();
         a.mov(eax, 1)?;
@@ -221,9 +256,8 @@ fn jcc_short_and_near_forms() {
     assert_eq!(g.reg(EAX), 3);
 }
 
-#[test]
-fn recursive_factorial() {
-    let g = run(|a| {
+fn recursive_factorial(e: EngineUnderTest) {
+    let g = run(e, |a| {
         let mut fact = a.create_label();
         let mut base = a.create_label();
         let mut done = a.create_label();
@@ -250,4 +284,17 @@ fn recursive_factorial() {
     });
     assert_eq!(g.reg(EAX), 3_628_800);
     assert_eq!(g.reg(ESP), INITIAL_ESP);
+}
+
+conformance! {
+    call_ret_and_stack,
+    indirect_call_and_jump_and_ret_imm,
+    loops_and_jecxz,
+    pushfd_popfd_round_trip,
+    popfd_sets_and_clears_the_user_flags,
+    popfd_of_all_ones,
+    eflags_api_round_trip,
+    cmov_moves_on_condition_and_reads_memory_anyway,
+    jcc_short_and_near_forms,
+    recursive_factorial,
 }

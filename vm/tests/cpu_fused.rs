@@ -47,12 +47,11 @@ fn idioms(a: &mut CodeAssembler) -> Result<(), IcedError> {
 }
 
 fn state(g: &Guest) -> ([u32; 8], u32, u32, u64) {
-    (g.cpu.regs, g.cpu.eip, g.cpu.eflags(), g.cpu.insns_retired())
+    g.state()
 }
 
-#[test]
-fn fused_idioms_compute_what_the_instructions_do() {
-    let mut g = Guest::with(idioms);
+fn fused_idioms_compute_what_the_instructions_do(e: EngineUnderTest) {
+    let mut g = Guest::with(e, idioms);
     g.run_to_syscall();
     // `setl` is ecx < 3: false for ecx = 5, 4, 3 (`je` skips the +100), true for 2, 1.
     assert_eq!(g.reg(ESI), 2 * 100 + 5);
@@ -60,38 +59,32 @@ fn fused_idioms_compute_what_the_instructions_do() {
     assert_eq!(g.reg(ESP), INITIAL_ESP);
 }
 
-#[test]
-fn every_budget_gives_the_same_state_as_single_steps() {
+fn every_budget_gives_the_same_state_as_single_steps(e: EngineUnderTest) {
     // Reference: one instruction at a time (every block cut, every fusion undone).
-    let mut stepped = Guest::with(idioms);
+    let mut stepped = Guest::with(e, idioms);
     let mut trace = vec![state(&stepped)];
-    while stepped.cpu.run(&mut stepped.mem, 1) == Stop::InsnLimit {
+    while stepped.step(1) == Stop::InsnLimit {
         trace.push(state(&stepped));
     }
-    let total = stepped.cpu.insns_retired();
+    let total = stepped.retired();
     assert_eq!(total, 4 + 5 * 21 + 2 + 1, "every instruction retired once");
     // Any budget stops at exactly that instruction with the single-stepped state.
     for budget in 1..total {
-        let mut g = Guest::with(idioms);
-        assert_eq!(
-            g.cpu.run(&mut g.mem, budget),
-            Stop::InsnLimit,
-            "budget {budget}"
-        );
+        let mut g = Guest::with(e, idioms);
+        assert_eq!(g.step(budget), Stop::InsnLimit, "budget {budget}");
         assert_eq!(state(&g), trace[budget as usize], "budget {budget}");
     }
     // And in two runs split anywhere.
     for first in [3, 7, 9, 12, 17, 23] {
-        let mut g = Guest::with(idioms);
-        assert_eq!(g.cpu.run(&mut g.mem, first), Stop::InsnLimit);
+        let mut g = Guest::with(e, idioms);
+        assert_eq!(g.step(first), Stop::InsnLimit);
         assert_eq!(g.run(), Stop::Syscall);
-        assert_eq!(g.cpu.regs, stepped.cpu.regs, "split at {first}");
-        assert_eq!(g.cpu.insns_retired(), total, "split at {first}");
+        assert_eq!(g.regs(), stepped.regs(), "split at {first}");
+        assert_eq!(g.retired(), total, "split at {first}");
     }
 }
 
-#[test]
-fn fault_in_a_later_part_commits_the_earlier_parts() {
+fn fault_in_a_later_part_commits_the_earlier_parts(e: EngineUnderTest) {
     // lea eax,[ebp-4]; mov eax,[eax] with ebp pointing at no page: the lea retires, the
     // load faults at its own address.
     let code = asm(|a| {
@@ -101,7 +94,7 @@ fn fault_in_a_later_part_commits_the_earlier_parts() {
         a.mov(eax, dword_ptr(eax))?;
         a.int(0x80)
     });
-    let mut g = Guest::new(&code);
+    let mut g = Guest::new(e, &code);
     let stop = g.run();
     let load_at = CODE + 5 + 1 + 3;
     assert_eq!(
@@ -116,11 +109,10 @@ fn fault_in_a_later_part_commits_the_earlier_parts() {
     );
     assert_eq!(g.reg(EAX), UNMAPPED, "the lea retired");
     assert_eq!(g.reg(ESP), INITIAL_ESP - 4, "the push retired");
-    assert_eq!(g.cpu.insns_retired(), 3);
+    assert_eq!(g.retired(), 3);
 }
 
-#[test]
-fn pop_then_store_into_the_next_instruction_is_seen() {
+fn pop_then_store_into_the_next_instruction_is_seen(e: EngineUnderTest) {
     // pop ebx; mov [ebx],eax overwrites the `mov eax,1` that follows with `mov eax,2`'s
     // immediate: the stored bytes, not the decoded ones, must run.
     let code = asm(|a| {
@@ -137,8 +129,15 @@ fn pop_then_store_into_the_next_instruction_is_seen() {
     let imm_at = CODE + code.len() as u32 - 2 - 4;
     let mut code = code;
     code[5 + 1..5 + 5].copy_from_slice(&imm_at.to_le_bytes());
-    let mut g = Guest::new(&code);
+    let mut g = Guest::new(e, &code);
     g.run_to_syscall();
     assert_eq!(g.reg(EAX), 2, "the patched immediate ran");
-    assert_eq!(g.cpu.insns_retired(), 6);
+    assert_eq!(g.retired(), 6);
+}
+
+conformance! {
+    fused_idioms_compute_what_the_instructions_do,
+    every_budget_gives_the_same_state_as_single_steps,
+    fault_in_a_later_part_commits_the_earlier_parts,
+    pop_then_store_into_the_next_instruction_is_seen [unicorn = "engine bug: unicorn runs the stale translation after a store into code it has already translated (vm/src/unicorn_engine.rs, unicorn_fast.rs)", unicorn_fast = "engine bug: unicorn runs the stale translation after a store into code it has already translated (vm/src/unicorn_engine.rs, unicorn_fast.rs)", lockstep = "engine bug: unicorn runs the stale translation after a store into code it has already translated (vm/src/unicorn_engine.rs, unicorn_fast.rs)"],
 }

@@ -3,9 +3,8 @@
 mod cpu_common;
 use cpu_common::*;
 
-#[test]
-fn partial_register_writes_keep_other_bits() {
-    let g = run(|a| {
+fn partial_register_writes_keep_other_bits(e: EngineUnderTest) {
+    let g = run(e, |a| {
         a.mov(eax, 0x1122_3344)?;
         a.mov(al, 4)?;
         a.mov(ebx, 0x1122_3344)?;
@@ -23,9 +22,8 @@ fn partial_register_writes_keep_other_bits() {
     assert_eq!(g.reg(EDX), 0xaabb_0455);
 }
 
-#[test]
-fn moffs_and_modrm_memory_forms() {
-    let g = run(|a| {
+fn moffs_and_modrm_memory_forms(e: EngineUnderTest) {
+    let g = run(e, |a| {
         a.mov(eax, 0xdead_beef_u32)?;
         a.mov(dword_ptr(DATA), eax)?; // A3 moffs
         a.mov(byte_ptr(DATA + 8), al)?; // A2
@@ -46,9 +44,8 @@ fn moffs_and_modrm_memory_forms() {
     assert_eq!(g.reg(EDI), 0x0056_1234);
 }
 
-#[test]
-fn zero_and_sign_extension() {
-    let g = run(|a| {
+fn zero_and_sign_extension(e: EngineUnderTest) {
+    let g = run(e, |a| {
         a.mov(byte_ptr(DATA), 0x80)?;
         a.mov(word_ptr(DATA + 2), 0x8001)?;
         a.movzx(eax, byte_ptr(DATA))?;
@@ -68,7 +65,7 @@ fn zero_and_sign_extension() {
     assert_eq!(g.reg(EDX), 0xffff_8001);
     assert_eq!(g.reg(ESI), 0xff85);
     assert_eq!(g.reg(EDI), 0x1234_ff80);
-    let g = run(|a| {
+    let g = run(e, |a| {
         a.mov(ecx, 0x1234_56f0)?;
         a.movzx(ecx, cl)?;
         a.mov(eax, 0x1234_8080)?;
@@ -78,9 +75,8 @@ fn zero_and_sign_extension() {
     assert_eq!((g.reg(ECX), g.reg(EAX)), (0xf0, 0xffff_ff80));
 }
 
-#[test]
-fn lea_forms() {
-    let g = run(|a| {
+fn lea_forms(e: EngineUnderTest) {
+    let g = run(e, |a| {
         a.mov(ebx, 0x1000)?;
         a.mov(ecx, 3)?;
         a.lea(eax, dword_ptr(ebx + ecx * 4 + 8))?;
@@ -96,9 +92,8 @@ fn lea_forms() {
     assert_eq!(g.reg(EDI), 0xffff_3345);
 }
 
-#[test]
-fn exchanges() {
-    let g = run(|a| {
+fn exchanges(e: EngineUnderTest) {
+    let g = run(e, |a| {
         a.mov(eax, 1)?;
         a.mov(ebx, 2)?;
         a.xchg(eax, ebx)?;
@@ -114,9 +109,8 @@ fn exchanges() {
     assert_eq!(g.reg(EDX), 0x3412);
 }
 
-#[test]
-fn push_pop_forms() {
-    let g = run(|a| {
+fn push_pop_forms(e: EngineUnderTest) {
+    let g = run(e, |a| {
         a.push(-1)?; // imm8 sign-extended to 32 bits
         a.pop(eax)?;
         a.push(0x1234_5678)?;
@@ -140,9 +134,8 @@ fn push_pop_forms() {
     assert_eq!(g.reg(ESP), INITIAL_ESP);
 }
 
-#[test]
-fn pop_esp_loads_the_popped_value() {
-    let g = run(|a| {
+fn pop_esp_loads_the_popped_value(e: EngineUnderTest) {
+    let g = run(e, |a| {
         a.push(0x1234)?;
         a.pop(esp)?;
         a.int(0x80)
@@ -150,9 +143,8 @@ fn pop_esp_loads_the_popped_value() {
     assert_eq!(g.reg(ESP), 0x1234);
 }
 
-#[test]
-fn sixteen_bit_push_pop() {
-    let g = run(|a| {
+fn sixteen_bit_push_pop(e: EngineUnderTest) {
+    let g = run(e, |a| {
         a.mov(eax, 0xaaaa_1234u32)?;
         a.push(ax)?;
         a.mov(ebx, esp)?;
@@ -165,9 +157,8 @@ fn sixteen_bit_push_pop() {
     assert_eq!(g.reg(ESP), INITIAL_ESP);
 }
 
-#[test]
-fn pushad_popad() {
-    let g = run(|a| {
+fn pushad_popad(e: EngineUnderTest) {
+    let g = run(e, |a| {
         a.mov(eax, 1)?;
         a.mov(ecx, 2)?;
         a.mov(edx, 3)?;
@@ -189,15 +180,14 @@ fn pushad_popad() {
     assert_eq!(g.read32(DATA), INITIAL_ESP);
     assert_eq!(g.read32(DATA + 4), 8);
     assert_eq!(
-        g.cpu.regs,
+        g.regs(),
         [1, 2, 3, 4, INITIAL_ESP, 6, 7, 8],
         "popad restores all but ESP"
     );
 }
 
-#[test]
-fn enter_and_leave() {
-    let g = run(|a| {
+fn enter_and_leave(e: EngineUnderTest) {
+    let g = run(e, |a| {
         a.mov(ebp, 0x5555)?;
         a.enter(16u32, 0u32)?;
         a.mov(eax, ebp)?;
@@ -209,7 +199,7 @@ fn enter_and_leave() {
     assert_eq!(g.reg(EBX), INITIAL_ESP - 4 - 16);
     assert_eq!((g.reg(EBP), g.reg(ESP)), (0x5555, INITIAL_ESP));
     // Nesting level 2: copies one outer frame pointer and pushes the new one.
-    let g = run(|a| {
+    let g = run(e, |a| {
         a.mov(ebp, INITIAL_ESP + 0x40)?;
         a.mov(dword_ptr(INITIAL_ESP + 0x40 - 4), 0xabcd)?;
         a.enter(8u32, 2u32)?;
@@ -223,9 +213,8 @@ fn enter_and_leave() {
     assert_eq!(g.reg(ESP), frame - 8 - 8);
 }
 
-#[test]
-fn xlat_table_lookup() {
-    let mut g = Guest::with(|a| {
+fn xlat_table_lookup(e: EngineUnderTest) {
+    let mut g = Guest::with(e, |a| {
         a.mov(ebx, DATA)?;
         a.mov(eax, 0x1234_0003)?;
         a.xlatb()?;
@@ -236,9 +225,8 @@ fn xlat_table_lookup() {
     assert_eq!(g.reg(EAX), 0x1234_000d);
 }
 
-#[test]
-fn flag_instructions() {
-    let g = run(|a| {
+fn flag_instructions(e: EngineUnderTest) {
+    let g = run(e, |a| {
         a.stc()?;
         a.cmc()?; // CF 0
         a.setb(byte_ptr(DATA))?;
@@ -259,9 +247,8 @@ fn flag_instructions() {
     assert_eq!(g.reg(EAX), 0xd7 << 8);
 }
 
-#[test]
-fn nops_do_nothing() {
-    let g = run(|a| {
+fn nops_do_nothing(e: EngineUnderTest) {
+    let g = run(e, |a| {
         a.mov(eax, 3)?;
         a.nop()?;
         a.nops_with_size(9)?; // multi-byte NOPs with memory operands touch no memory
@@ -270,4 +257,20 @@ fn nops_do_nothing() {
         a.int(0x80)
     });
     assert_eq!(g.reg(EAX), 3);
+}
+
+conformance! {
+    partial_register_writes_keep_other_bits,
+    moffs_and_modrm_memory_forms,
+    zero_and_sign_extension,
+    lea_forms,
+    exchanges,
+    push_pop_forms,
+    pop_esp_loads_the_popped_value,
+    sixteen_bit_push_pop,
+    pushad_popad,
+    enter_and_leave,
+    xlat_table_lookup,
+    flag_instructions,
+    nops_do_nothing,
 }

@@ -3,9 +3,8 @@
 mod cpu_common;
 use cpu_common::*;
 
-#[test]
-fn mul_forms() {
-    let g = run(|a| {
+fn mul_forms(e: EngineUnderTest) {
+    let g = run(e, |a| {
         a.mov(eax, 0x8000_0000u32)?;
         a.mov(ecx, 4)?;
         a.mul(ecx)?;
@@ -13,7 +12,7 @@ fn mul_forms() {
     });
     assert_eq!((g.reg(EDX), g.reg(EAX)), (2, 0));
     assert_eq!(g.arith_flags() & (CF | OF), CF | OF);
-    let g = run(|a| {
+    let g = run(e, |a| {
         a.mov(eax, 0x1234_56c8)?;
         a.mov(cl, 2)?;
         a.mul(cl)?;
@@ -21,7 +20,7 @@ fn mul_forms() {
     });
     assert_eq!(g.reg(EAX), 0x1234_0190);
     assert_eq!(g.arith_flags() & (CF | OF), CF | OF);
-    let g = run(|a| {
+    let g = run(e, |a| {
         a.mov(eax, 0x1000)?;
         a.mov(edx, 0xffff_ffffu32)?;
         a.mov(ecx, 0x10)?;
@@ -29,7 +28,7 @@ fn mul_forms() {
         a.int(0x80)
     });
     assert_eq!((g.reg(EDX), g.reg(EAX)), (0xffff_0001, 0));
-    let g = run(|a| {
+    let g = run(e, |a| {
         a.mov(eax, 3)?;
         a.mov(dword_ptr(DATA), 5)?;
         a.mul(dword_ptr(DATA))?;
@@ -39,9 +38,8 @@ fn mul_forms() {
     assert_eq!(g.arith_flags() & (CF | OF), 0);
 }
 
-#[test]
-fn imul_forms() {
-    let g = run(|a| {
+fn imul_forms(e: EngineUnderTest) {
+    let g = run(e, |a| {
         a.mov(eax, -2)?;
         a.mov(ecx, 3)?;
         a.imul(ecx)?;
@@ -49,7 +47,7 @@ fn imul_forms() {
     });
     assert_eq!((g.reg(EDX), g.reg(EAX)), (0xffff_ffff, 0xffff_fffa));
     assert_eq!(g.arith_flags() & (CF | OF), 0);
-    let g = run(|a| {
+    let g = run(e, |a| {
         a.mov(eax, 0x4000_0000)?;
         a.mov(ecx, 2)?;
         a.imul_2(eax, ecx)?;
@@ -57,7 +55,7 @@ fn imul_forms() {
     });
     assert_eq!(g.reg(EAX), 0x8000_0000);
     assert_eq!(g.arith_flags() & (CF | OF), CF | OF);
-    let g = run(|a| {
+    let g = run(e, |a| {
         a.mov(ecx, 0x10000)?;
         a.imul_3(eax, ecx, 0x10000)?;
         a.mov(edx, 5)?;
@@ -66,13 +64,13 @@ fn imul_forms() {
     });
     assert_eq!((g.reg(EAX), g.reg(EBX)), (0, (-15i32) as u32));
     assert_eq!(g.arith_flags() & (CF | OF), 0, "flags of the last imul");
-    let g = run(|a| {
+    let g = run(e, |a| {
         a.mov(ecx, 0x10000)?;
         a.imul_3(eax, ecx, 0x10000)?;
         a.int(0x80)
     });
     assert_eq!(g.arith_flags() & (CF | OF), CF | OF);
-    let g = run(|a| {
+    let g = run(e, |a| {
         a.mov(eax, 0xabcd_0000u32)?;
         a.mov(ecx, 200)?;
         a.imul_3(ax, cx, 300)?;
@@ -80,7 +78,7 @@ fn imul_forms() {
     });
     assert_eq!(g.reg(EAX), 0xabcd_ea60);
     assert_eq!(g.arith_flags() & (CF | OF), CF | OF);
-    let g = run(|a| {
+    let g = run(e, |a| {
         a.mov(eax, 0x7f)?;
         a.mov(cl, 0xff)?; // -1
         a.imul(cl)?;
@@ -88,7 +86,7 @@ fn imul_forms() {
     });
     assert_eq!(g.reg(EAX) & 0xffff, 0xff81);
     assert_eq!(g.arith_flags() & (CF | OF), 0);
-    let g = run(|a| {
+    let g = run(e, |a| {
         a.mov(dword_ptr(DATA), 7)?;
         a.mov(eax, 6)?;
         a.imul_2(eax, dword_ptr(DATA))?;
@@ -97,9 +95,8 @@ fn imul_forms() {
     assert_eq!(g.reg(EAX), 42);
 }
 
-#[test]
-fn div_forms() {
-    let g = run(|a| {
+fn div_forms(e: EngineUnderTest) {
+    let g = run(e, |a| {
         a.mov(edx, 1)?;
         a.mov(eax, 5)?;
         a.mov(ecx, 0x10)?;
@@ -107,7 +104,7 @@ fn div_forms() {
         a.int(0x80)
     });
     assert_eq!((g.reg(EAX), g.reg(EDX)), (0x1000_0000, 5));
-    let g = run(|a| {
+    let g = run(e, |a| {
         a.mov(edx, 0xaaaa_0001u32)?;
         a.mov(eax, 0xbbbb_0000u32)?;
         a.mov(ecx, 2)?;
@@ -115,7 +112,7 @@ fn div_forms() {
         a.int(0x80)
     });
     assert_eq!((g.reg(EAX), g.reg(EDX)), (0xbbbb_8000, 0xaaaa_0000));
-    let g = run(|a| {
+    let g = run(e, |a| {
         a.mov(eax, 0x1234_0107)?;
         a.mov(cl, 2)?;
         a.div(cl)?; // 263 / 2 = 131 r 1
@@ -124,9 +121,8 @@ fn div_forms() {
     assert_eq!(g.reg(EAX), 0x1234_0183);
 }
 
-#[test]
-fn idiv_truncates_toward_zero() {
-    let g = run(|a| {
+fn idiv_truncates_toward_zero(e: EngineUnderTest) {
+    let g = run(e, |a| {
         a.mov(eax, -7)?;
         a.cdq()?;
         a.mov(ecx, 2)?;
@@ -134,7 +130,7 @@ fn idiv_truncates_toward_zero() {
         a.int(0x80)
     });
     assert_eq!((g.reg(EAX) as i32, g.reg(EDX) as i32), (-3, -1));
-    let g = run(|a| {
+    let g = run(e, |a| {
         a.mov(eax, 7)?;
         a.cdq()?;
         a.mov(ecx, -2)?;
@@ -142,14 +138,14 @@ fn idiv_truncates_toward_zero() {
         a.int(0x80)
     });
     assert_eq!((g.reg(EAX) as i32, g.reg(EDX) as i32), (-3, 1));
-    let g = run(|a| {
+    let g = run(e, |a| {
         a.mov(eax, 0xfff9)?; // ax = -7
         a.mov(cl, 2)?;
         a.idiv(cl)?;
         a.int(0x80)
     });
     assert_eq!(g.reg(EAX) & 0xffff, 0xfffd);
-    let g = run(|a| {
+    let g = run(e, |a| {
         a.mov(eax, 0x8000_0000u32)?;
         a.cdq()?;
         a.mov(ecx, 1)?;
@@ -159,9 +155,8 @@ fn idiv_truncates_toward_zero() {
     assert_eq!(g.reg(EAX), 0x8000_0000);
 }
 
-#[test]
-fn sign_extensions() {
-    let g = run(|a| {
+fn sign_extensions(e: EngineUnderTest) {
+    let g = run(e, |a| {
         a.mov(eax, 0x1234_0080)?;
         a.cbw()?; // ax = 0xff80
         a.mov(ebx, eax)?;
@@ -178,4 +173,12 @@ fn sign_extensions() {
     assert_eq!(g.reg(ECX), 0xffff_ff80);
     assert_eq!(g.reg(ESI), 0x5555_ffff);
     assert_eq!(g.reg(EDX), 0);
+}
+
+conformance! {
+    mul_forms,
+    imul_forms,
+    div_forms,
+    idiv_truncates_toward_zero,
+    sign_extensions,
 }

@@ -4,8 +4,7 @@
 mod cpu_common;
 use cpu_common::*;
 
-#[test]
-fn store_patches_the_next_instruction() {
+fn store_patches_the_next_instruction(e: EngineUnderTest) {
     // The patched instruction `mov eax, 1` becomes `mov eax, 2` before it executes; it is
     // in the same block as the store.
     let code = asm(|a| {
@@ -20,14 +19,13 @@ fn store_patches_the_next_instruction() {
     // its imm32 at CODE + 9.
     let mut code = code;
     code[1..5].copy_from_slice(&(CODE + 9).to_le_bytes());
-    let mut g = Guest::new(&code);
+    let mut g = Guest::new(e, &code);
     g.run_to_syscall();
     assert_eq!(g.reg(EAX), 2);
-    assert_eq!(g.cpu.insns_retired(), 4);
+    assert_eq!(g.retired(), 4);
 }
 
-#[test]
-fn loop_patching_its_own_immediate() {
+fn loop_patching_its_own_immediate(e: EngineUnderTest) {
     // Each iteration adds the immediate of `add eax, imm32` and then increments that
     // immediate in the code: eax = 1 + 2 + ... + 5.
     let code = asm(|a| {
@@ -46,17 +44,15 @@ fn loop_patching_its_own_immediate() {
     assert_eq!(code[7], 0x05);
     let mut code = code;
     code[8..12].copy_from_slice(&1u32.to_le_bytes());
-    let mut g = Guest::new(&code);
+    let mut g = Guest::new(e, &code);
     g.run_to_syscall();
     assert_eq!(g.reg(EAX), 1 + 2 + 3 + 4 + 5);
     assert_eq!(g.read32(CODE + 8), 6);
 }
 
-#[test]
-fn writes_next_to_code_keep_the_cache() {
-    // A "global" right after the code, in the same 64-byte granule, written every
-    // iteration: results stay right and the block is not re-decoded each time.
-    let code = asm(|a| {
+/// A loop storing to a "global" right after the code, in the same 64-byte granule.
+fn store_next_to_code() -> Vec<u8> {
+    asm(|a| {
         let mut top = a.create_label();
         a.mov(ecx, 1000)?;
         a.xor(eax, eax)?;
@@ -66,24 +62,48 @@ fn writes_next_to_code_keep_the_cache() {
         a.dec(ecx)?;
         a.jne(top)?;
         a.int(0x80)
-    });
+    })
+}
+
+fn writes_next_to_code_keep_the_results(e: EngineUnderTest) {
+    let code = store_next_to_code();
     assert!(code.len() < 0x20);
-    let mut g = Guest::new(&code);
+    let mut g = Guest::new(e, &code);
     g.run_to_syscall();
     assert_eq!(g.reg(EAX), 3000);
     assert_eq!(g.read32(CODE + 0x20), 3000);
-    // Blocks: the setup+loop head, the loop body (after the first jne), the int.
-    assert!(
-        g.cpu.cached_blocks() <= 3,
-        "{} blocks",
-        g.cpu.cached_blocks()
-    );
+    assert_eq!(g.retired(), 2 + 4 * 1000 + 1);
 }
 
+/// The interpreter's block cache (not part of the engine trait): a store next to code,
+/// written every iteration, does not make the block be decoded again each time.
 #[test]
-fn write_between_runs_invalidates() {
+fn interp_writes_next_to_code_keep_the_cache() {
+    let mut mem = memory_with(&store_next_to_code());
+    let mut cpu = start_cpu();
+    assert_eq!(cpu.run(&mut mem, 1 << 20), Stop::Syscall);
+    assert_eq!(cpu.regs[EAX], 3000);
+    // Blocks: the setup+loop head, the loop body (after the first jne), the int.
+    assert!(cpu.cached_blocks() <= 3, "{} blocks", cpu.cached_blocks());
+}
+
+/// The interpreter's flush leaves no decoded block.
+#[test]
+fn interp_flush_drops_every_block() {
+    let mut mem = memory_with(&asm(|a| {
+        a.mov(eax, 1)?;
+        a.int(0x80)
+    }));
+    let mut cpu = start_cpu();
+    assert_eq!(cpu.run(&mut mem, 100), Stop::Syscall);
+    assert!(cpu.cached_blocks() > 0);
+    cpu.flush_code_cache(&mut mem);
+    assert_eq!(cpu.cached_blocks(), 0);
+}
+
+fn write_between_runs_invalidates(e: EngineUnderTest) {
     // The OS layer (e.g. read()) writes into code between two runs.
-    let mut g = Guest::with(|a| {
+    let mut g = Guest::with(e, |a| {
         a.mov(eax, 1)?;
         a.int(0x80)?;
         a.jmp(CODE as u64)
@@ -95,8 +115,7 @@ fn write_between_runs_invalidates() {
     assert_eq!(g.reg(EAX), 42);
 }
 
-#[test]
-fn rep_stos_over_following_code() {
+fn rep_stos_over_following_code(e: EngineUnderTest) {
     // rep stosb overwrites the instructions that follow it with NOPs; the trailing
     // `mov eax, 99` must vanish.
     let code = asm(|a| {
@@ -111,15 +130,15 @@ fn rep_stos_over_following_code() {
     // mov edi (5) + mov ecx (5) + mov eax (5) + rep stosb (2) = 17.
     code[1..5].copy_from_slice(&(CODE + 17).to_le_bytes());
     assert_eq!(code[17], 0xb8);
-    let mut g = Guest::new(&code);
+    let mut g = Guest::new(e, &code);
     g.run_to_syscall();
     assert_eq!(g.reg(EAX), 0x90);
-    assert_eq!(g.cpu.insns_retired(), 4 + 5 + 1);
+    // Three setup instructions, the rep, five nops and the int.
+    assert_eq!(g.retired(), e.retired_with_rep(3 + 5 + 1, 5, true));
 }
 
-#[test]
-fn flush_code_cache_after_new_image() {
-    let mut g = Guest::with(|a| {
+fn flush_code_cache_after_new_image(e: EngineUnderTest) {
+    let mut g = Guest::with(e, |a| {
         a.mov(eax, 1)?;
         a.int(0x80)
     });
@@ -132,9 +151,17 @@ fn flush_code_cache_after_new_image() {
     });
     g.mem.map(CODE, 0x1000);
     g.mem.write_bytes(CODE, &code).unwrap();
-    g.cpu.flush_code_cache(&mut g.mem);
-    assert_eq!(g.cpu.cached_blocks(), 0);
-    g.cpu.eip = CODE;
+    g.flush_code_cache();
+    g.set_eip(CODE);
     g.run_to_syscall();
     assert_eq!(g.reg(EAX), 2);
+}
+
+conformance! {
+    store_patches_the_next_instruction [unicorn = "engine bug: unicorn runs the stale translation after a store into code it has already translated (vm/src/unicorn_engine.rs, unicorn_fast.rs)", unicorn_fast = "engine bug: unicorn runs the stale translation after a store into code it has already translated (vm/src/unicorn_engine.rs, unicorn_fast.rs)", lockstep = "engine bug: unicorn runs the stale translation after a store into code it has already translated (vm/src/unicorn_engine.rs, unicorn_fast.rs)"],
+    loop_patching_its_own_immediate,
+    writes_next_to_code_keep_the_results,
+    write_between_runs_invalidates [unicorn = "engine bug: unicorn runs the stale translation after the kernel writes into code it has already translated (mem_write does not drop it)", unicorn_fast = "engine bug: unicorn runs the stale translation after the kernel writes into code it has already translated (mem_write does not drop it)", lockstep = "engine bug: unicorn runs the stale translation after the kernel writes into code it has already translated (mem_write does not drop it)"],
+    rep_stos_over_following_code [unicorn = "engine bug: unicorn runs the stale translation after a store into code it has already translated (vm/src/unicorn_engine.rs, unicorn_fast.rs)", unicorn_fast = "engine bug: unicorn runs the stale translation after a store into code it has already translated (vm/src/unicorn_engine.rs, unicorn_fast.rs)", lockstep = "engine bug: unicorn runs the stale translation after a store into code it has already translated (vm/src/unicorn_engine.rs, unicorn_fast.rs)"],
+    flush_code_cache_after_new_image [unicorn = "engine bug: unicorn runs the stale translation after the kernel writes into code it has already translated (mem_write does not drop it)", unicorn_fast = "engine bug: unicorn runs the stale translation after the kernel writes into code it has already translated (mem_write does not drop it)", lockstep = "engine bug: unicorn runs the stale translation after the kernel writes into code it has already translated (mem_write does not drop it)"],
 }

@@ -66,7 +66,7 @@ impl Engine for FlipOnce {
 
 /// mov eax,5 / add eax,3 / cmp eax,8 / jne bad / mov ebx,0 / mov eax,1 / int 0x80 ...
 fn program() -> Guest {
-    Guest::with(|a| {
+    Guest::with(EngineUnderTest::Interp, |a| {
         let mut bad = a.create_label();
         a.mov(eax, 5u32)?;
         a.add(eax, 3u32)?;
@@ -85,8 +85,8 @@ fn program() -> Guest {
 fn start(g: &Guest, a: Box<dyn Engine>, b: Box<dyn Engine>) -> (Lockstep, SharedCounts) {
     let counts = SharedCounts::default();
     let mut ls = Lockstep::new(a, b, counts.clone());
-    ls.set_regs(g.cpu.regs);
-    ls.set_eip(g.cpu.eip);
+    ls.set_regs(g.regs());
+    ls.set_eip(g.eip());
     (ls, counts)
 }
 
@@ -139,9 +139,8 @@ fn planted_flag_flip_is_reported_at_its_instruction_interp_vs_interp() {
 #[cfg(feature = "unicorn")]
 #[test]
 fn planted_flag_flip_is_reported_at_its_instruction_against_unicorn() {
-    let g = program();
     planted(Box::new(vm::unicorn_engine::UnicornEngine::from_cpu(
-        &g.cpu,
+        &fresh(),
     )));
 }
 
@@ -149,7 +148,7 @@ fn planted_flag_flip_is_reported_at_its_instruction_against_unicorn() {
 #[test]
 fn clean_program_agrees_with_unicorn_and_counts_what_was_compared() {
     let mut g = program();
-    let b = Box::new(vm::unicorn_engine::UnicornEngine::from_cpu(&g.cpu));
+    let b = Box::new(vm::unicorn_engine::UnicornEngine::from_cpu(&fresh()));
     let (mut ls, counts) = start(&g, Box::new(fresh()), b);
     let stop = ls.run(&mut g.mem, 100).expect("no divergence");
     assert_eq!(stop, Stop::Syscall);
@@ -167,7 +166,7 @@ fn clean_program_agrees_with_unicorn_and_counts_what_was_compared() {
 
 #[test]
 fn a_flag_flip_after_a_flagless_instruction_is_caught() {
-    let mut g = Guest::with(|a| {
+    let mut g = Guest::with(EngineUnderTest::Interp, |a| {
         a.mov(eax, 0x1234_5678u32)?;
         a.mov(dword_ptr(DATA), eax)?;
         a.mov(ebx, 0u32)?;

@@ -7,26 +7,25 @@ use std::path::{Path, PathBuf};
 
 use seed::SeedFs;
 
-/// The directory named by `var`, or `None` after printing a SKIPPED line.
-pub fn tree_from_env(var: &str, test: &str) -> Option<PathBuf> {
+/// The directory named by `var`; without it the (ignored) test fails naming it.
+pub fn tree_from_env(var: &str, test: &str) -> PathBuf {
     tree_from_any(&[var], test)
 }
 
-/// The directory named by the first of `vars` that is set, or `None` after
-/// printing one SKIPPED line.
-pub fn tree_from_any(vars: &[&str], test: &str) -> Option<PathBuf> {
+/// The directory named by the first of `vars` that is set; without one the (ignored)
+/// test fails naming them.
+pub fn tree_from_any(vars: &[&str], test: &str) -> PathBuf {
     for var in vars {
         if let Some(p) = std::env::var_os(var) {
             if Path::new(&p).is_dir() {
-                return Some(PathBuf::from(p));
+                return PathBuf::from(p);
             }
         }
     }
-    eprintln!(
-        "SKIPPED: {test} needs {} (a stage0-posix tree; STAGE0_NATIVE_TREE = after a native run, e.g. /work/trees/native)",
+    panic!(
+        "missing input: {test} needs {} (a stage0-posix tree; STAGE0_NATIVE_TREE = after a native run, e.g. /work/trees/native); this test is ignored unless run with --ignored; README, 'Tests and the upstream tree'",
         vars.join(" or ")
-    );
-    None
+    )
 }
 
 /// Reads from a read-only tree, writes into a scratch directory.

@@ -5,20 +5,18 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// The directory named by `var`, or a printed SKIPPED line and `None`.
-pub fn env_dir(test: &str, var: &str, what: &str) -> Option<PathBuf> {
+/// The directory named by `var`; without it the (ignored) test fails naming it.
+pub fn env_dir(test: &str, var: &str, what: &str) -> PathBuf {
     match std::env::var_os(var).map(PathBuf::from) {
-        Some(p) if p.is_dir() => Some(p),
+        Some(p) if p.is_dir() => p,
         Some(p) => {
-            eprintln!(
-                "SKIPPED: {test} needs ${var} ({what}); {} is not a directory",
+            panic!(
+                "missing input: {test} needs ${var} ({what}); {} is not a directory; this test is ignored unless run with --ignored; README, 'Tests and the upstream tree'",
                 p.display()
-            );
-            None
+            )
         }
         None => {
-            eprintln!("SKIPPED: {test} needs ${var} ({what})");
-            None
+            panic!("missing input: {test} needs ${var} ({what}); this test is ignored unless run with --ignored; README, 'Tests and the upstream tree'")
         }
     }
 }

@@ -41,7 +41,8 @@ pub(crate) mod vector {
     pub const DEBUG: u32 = 1;
     pub const BREAKPOINT: u32 = 3;
     pub const INVALID_OPCODE: u32 = 6;
-    pub const LINUX_SYSCALL: u32 = 0x80;
+    /// `int 0x80`: the gate [`Stop::Syscall`](crate::cpu::Stop::Syscall) stands for.
+    pub const SYSCALL_GATE: u32 = 0x80;
 }
 
 /// Why the unicorn engine could not be set up or driven (never a guest fault: those are
@@ -246,7 +247,7 @@ impl UnicornCpu {
         }
         Ok(match self.log.interrupt.get() {
             None => Stop::InsnLimit,
-            Some(vector::LINUX_SYSCALL) => Stop::Syscall,
+            Some(vector::SYSCALL_GATE) => Stop::Syscall,
             Some(vector::DIVIDE) => fault(FaultKind::Divide, eip),
             Some(vector::BREAKPOINT | vector::DEBUG) => fault(FaultKind::Breakpoint, eip),
             Some(vector::INVALID_OPCODE) => fault(FaultKind::InvalidOpcode, eip),

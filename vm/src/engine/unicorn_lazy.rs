@@ -602,7 +602,7 @@ impl FastUnicorn {
         let stop = match result {
             Ok(()) => match live.log.interrupt.get() {
                 None => Stop::InsnLimit,
-                Some(vector::LINUX_SYSCALL) => Stop::Syscall,
+                Some(vector::SYSCALL_GATE) => Stop::Syscall,
                 Some(vector::DIVIDE) => fault(FaultKind::Divide, eip),
                 Some(vector::BREAKPOINT | vector::DEBUG) => fault(FaultKind::Breakpoint, eip),
                 Some(vector::INVALID_OPCODE) => fault(FaultKind::InvalidOpcode, eip),

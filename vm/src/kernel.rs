@@ -12,12 +12,12 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
-use crate::cpu::{self, Cpu, FaultKind, Stop};
+use crate::cpu::{self, FaultKind, Stop};
 use crate::elf::{self, ElfError, StackError};
-use crate::engine::{AnyEngine, EngineError, EngineKind};
+use crate::engine::lockstep::Counts;
+use crate::engine::{registry, AnyEngine, EngineError, EngineFactory, EngineKind, Engines};
 use crate::errno::Errno;
 use crate::limits::{Limit, Limits};
-use crate::lockstep::{Counts, SharedCounts};
 use crate::memory::GuestMemory;
 use crate::process::Process;
 use crate::record::{self, ExitStatus, FileAccess, ProcessRecord, RecordEnd};
@@ -244,7 +244,7 @@ pub struct Kernel {
     /// parent's first entry is its child that exited first.
     pub(crate) zombies: BTreeMap<(u32, u32), ExitStatus>,
     pub(crate) next_pid: u32,
-    pub(crate) table: SyscallTable,
+    pub(crate) table: &'static SyscallTable,
     pub(crate) records: Vec<ProcessRecord>,
     /// Per-record syscall counts, indexed like `records` (a flat array is cheap to bump);
     /// emptied when the record is finished, so a finished record costs no 4 KiB array.
@@ -255,8 +255,8 @@ pub struct Kernel {
     pub(crate) fatal: Option<RunError>,
     exit: Option<ExitStatus>,
     observer: Option<Observer>,
-    /// What the cross-check engines compared (all processes).
-    pub(crate) cross_check: SharedCounts,
+    /// Makes the engine of each new image ([`Config::engine`] unless replaced).
+    engines: Box<dyn EngineFactory>,
     /// Substitutes asked at each execve (diverse double compilation).
     pub(crate) exec_hook: Option<Box<dyn crate::exec_hook::ExecHook>>,
     /// Set to a signal number by the host's signal handler: stop the run cleanly.
@@ -285,6 +285,7 @@ impl Kernel {
             root: cfg.root.clone(),
             source,
         })?;
+        let engines = Box::new(Engines::new(cfg.engine, SyscallTable::global()));
         Ok(Kernel {
             cfg,
             vfs,
@@ -292,7 +293,7 @@ impl Kernel {
             procs: Vec::new(),
             zombies: BTreeMap::new(),
             next_pid: FIRST_PID,
-            table: SyscallTable::new(),
+            table: SyscallTable::global(),
             records: Vec::new(),
             counts: Vec::new(),
             faults: Vec::new(),
@@ -301,7 +302,7 @@ impl Kernel {
             fatal: None,
             exit: None,
             observer: None,
-            cross_check: SharedCounts::default(),
+            engines,
             exec_hook: None,
             interrupt: None,
             deadline: cfg_deadline,
@@ -322,6 +323,12 @@ impl Kernel {
     /// Sets the environment the next [`Kernel::spawn`] gives its process.
     pub fn set_env(&mut self, env: Vec<Vec<u8>>) {
         self.cfg.env = env;
+    }
+
+    /// Starts every later program image on engines from `f` instead of [`Config::engine`]'s
+    /// (a wrapper that observes each instruction, a test engine).
+    pub fn set_engine_factory(&mut self, f: Box<dyn EngineFactory>) {
+        self.engines = f;
     }
 
     /// Calls `f` whenever a program image starts or ends (progress display, timing).
@@ -367,7 +374,9 @@ impl Kernel {
                 source,
             },
         )?;
-        let cpu = AnyEngine::start(self.cfg.engine, image.entry, esp, &self.cross_check)
+        let cpu = self
+            .engines
+            .start(image.entry, esp)
             .map_err(SpawnError::Engine)?;
         let pid = self.alloc_pid();
         let mut p = Process {
@@ -398,17 +407,14 @@ impl Kernel {
     /// An engine of the configured kind for a new image (execve). The kind was usable at
     /// spawn, so this cannot fail in practice; if it does, the run stops.
     pub(crate) fn new_engine(&mut self, entry: u32, esp: u32) -> AnyEngine {
-        match AnyEngine::start(self.cfg.engine, entry, esp, &self.cross_check) {
+        match self.engines.start(entry, esp) {
             Ok(e) => e,
             Err(source) => {
                 let p = self.procs.last().map(|p| (p.pid, self.exe_of(p)));
                 let (pid, exe) = p.unwrap_or_default();
                 self.fatal
                     .get_or_insert(RunError::Engine { pid, exe, source });
-                let mut cpu = Cpu::new();
-                cpu.eip = entry;
-                cpu.regs[cpu::reg::ESP] = esp;
-                AnyEngine::Interp(cpu)
+                AnyEngine::Interp(registry::interp(entry, esp))
             }
         }
     }
@@ -764,9 +770,9 @@ impl Kernel {
     }
 
     /// What the cross-check compared in agreement (zero unless the engine is
-    /// [`EngineKind::CrossCheck`]).
+    /// [`EngineKind::CrossCheck`]); the counts are the engine factory's.
     pub fn cross_check_counts(&self) -> Counts {
-        self.cross_check.get()
+        self.engines.cross_check_counts()
     }
 
     /// Totals.

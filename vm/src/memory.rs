@@ -85,9 +85,18 @@ pub struct GuestMemory {
     slots: SlotTable,
     /// Page numbers that have a slot, kept so fork and teardown need not scan 2^20 slots.
     mapped: Vec<u32>,
-    /// Guest ranges (start, len) written inside code granules since the last take.
+    /// Guest ranges (start, len) written inside code granules since the last take: the
+    /// view of the engine running on this memory (the interpreter's code cache, or an
+    /// engine keeping its own copy of the guest's memory).
     code_writes: Vec<(u32, u32)>,
+    /// The same writes for each other subscriber ([`Self::subscribe_writes`]), each its own
+    /// log so no reader takes records another still needs. `None`: unsubscribed.
+    subscribers: Vec<Option<Vec<(u32, u32)>>>,
 }
+
+/// A subscription to the writes into marked granules of one [`GuestMemory`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WriteLogId(usize);
 
 impl Default for GuestMemory {
     fn default() -> Self {
@@ -131,6 +140,7 @@ impl GuestMemory {
             slots: SlotTable::new(),
             mapped: Vec::new(),
             code_writes: Vec::new(),
+            subscribers: Vec::new(),
         }
     }
 
@@ -173,6 +183,8 @@ impl GuestMemory {
         }
         self.mapped.clear();
         self.code_writes.clear();
+        // The image is gone: so are the subscribers following it.
+        self.subscribers.clear();
     }
 
     /// Whether the page holding `addr` is mapped.
@@ -215,6 +227,9 @@ impl GuestMemory {
     #[inline(never)]
     fn note_code_write(&mut self, addr: u32, len: u32) {
         self.code_writes.push((addr, len));
+        for log in self.subscribers.iter_mut().flatten() {
+            log.push((addr, len));
+        }
     }
 
     /// The page and offset of an `N`-byte load at `addr` that stays inside one mapped
@@ -506,6 +521,31 @@ impl GuestMemory {
     pub fn take_code_writes(&mut self) -> Vec<(u32, u32)> {
         std::mem::take(&mut self.code_writes)
     }
+
+    /// A log of its own of every later write into a marked granule, for an observer that
+    /// is not the engine running on this memory (the lockstep's shadow copy). Marks are
+    /// shared: mark what you need with [`Self::mark_code`]; the engine's code-cache flush
+    /// may clear them. A copy of the memory ([`Clone`]) and [`Self::clear`] start with no
+    /// subscribers.
+    pub fn subscribe_writes(&mut self) -> WriteLogId {
+        self.subscribers.push(Some(Vec::new()));
+        WriteLogId(self.subscribers.len() - 1)
+    }
+
+    /// Returns and forgets the writes logged for `id` (empty once unsubscribed).
+    pub fn take_writes(&mut self, id: WriteLogId) -> Vec<(u32, u32)> {
+        match self.subscribers.get_mut(id.0) {
+            Some(Some(log)) => std::mem::take(log),
+            _ => Vec::new(),
+        }
+    }
+
+    /// Ends the subscription `id`.
+    pub fn unsubscribe_writes(&mut self, id: WriteLogId) {
+        if let Some(s) = self.subscribers.get_mut(id.0) {
+            *s = None;
+        }
+    }
 }
 
 #[cfg(test)]
@@ -536,6 +576,31 @@ mod tests {
         let err = m.write_u32(0x0804_9ffe, 1).unwrap_err();
         assert_eq!(err.addr, 0x0804_a000);
         assert_eq!(m.read_u16(0x0804_9ffe).unwrap(), 0);
+    }
+
+    #[test]
+    fn each_write_subscriber_reads_its_own_log() {
+        let mut m = GuestMemory::new();
+        m.map(0x1000, 0x1000);
+        m.mark_code(0x1000, 0x1000);
+        let a = m.subscribe_writes();
+        let b = m.subscribe_writes();
+        m.write_u8(0x1010, 1).unwrap();
+        assert_eq!(m.take_writes(a), vec![(0x1010, 1)]);
+        m.write_u8(0x1020, 2).unwrap();
+        assert_eq!(m.take_writes(a), vec![(0x1020, 1)]);
+        // b's log and the engine's own view keep every write: nobody took theirs.
+        assert_eq!(m.take_writes(b), vec![(0x1010, 1), (0x1020, 1)]);
+        assert_eq!(m.take_code_writes(), vec![(0x1010, 1), (0x1020, 1)]);
+        m.unsubscribe_writes(a);
+        m.write_u8(0x1030, 3).unwrap();
+        assert!(m.take_writes(a).is_empty());
+        assert_eq!(m.take_writes(b), vec![(0x1030, 1)]);
+        // A copy (fork) starts with no subscribers.
+        let mut c = m.clone();
+        c.mark_code(0x1000, 0x1000);
+        c.write_u8(0x1040, 4).unwrap();
+        assert!(c.take_writes(b).is_empty());
     }
 
     #[test]

@@ -76,7 +76,7 @@ pub enum FaultKind {
 }
 
 /// EFLAGS bit 1 (always set) and IF (user code always runs with interrupts on).
-const EFLAGS_FIXED: u32 = 0x202;
+pub const EFLAGS_FIXED: u32 = 0x202;
 
 /// CPU state plus its decoded-block cache.
 ///

@@ -13,7 +13,7 @@ use crate::record::{self, FileAccess};
 use crate::vfs::{oflag, Handle, NodeKind, OpenRef};
 
 /// Largest single read/write Linux performs (MAX_RW_COUNT).
-const MAX_RW: u32 = 0x7fff_f000;
+pub(super) const MAX_RW: u32 = 0x7fff_f000;
 
 fn fd_of(k: &mut Kernel, fd: u32) -> Result<OpenRef, Errno> {
     k.cur().fd(fd).cloned().ok_or(Errno::EBADF)

@@ -1,4 +1,7 @@
-//! The guest's Linux syscall surface: an explicit allow-list ([`table::SYSCALLS`]).
+//! The guest's Linux syscall surface: an explicit allow-list ([`table::SYSCALLS`]), each
+//! entry a description (arguments, buffers read and written, effect on the image) and a
+//! handler. [`SyscallTable`] answers engines' questions about a syscall stop
+//! ([`SyscallAbi`]) from those descriptions.
 //!
 //! `int 0x80` stops the CPU; [`Kernel::syscall`] looks the number up here, runs the handler
 //! and puts the result (or `-errno`) in eax. Anything not in the table returns `-ENOSYS`
@@ -11,8 +14,10 @@ mod proc;
 pub mod table;
 
 use std::fmt::Write as _;
+use std::sync::OnceLock;
 
 use crate::cpu::reg;
+use crate::engine::{GuestInput, ImageChange, SyscallAbi, SyscallMemory};
 use crate::errno::Errno;
 use crate::kernel::{Kernel, RunError};
 use crate::process::Process;
@@ -37,13 +42,61 @@ pub type SysResult = Result<u32, SysError>;
 /// A syscall handler: the kernel and the six argument registers (ebx ecx edx esi edi ebp).
 pub type Handler = fn(&mut Kernel, [u32; 6]) -> SysResult;
 
-/// One allowed syscall.
+/// One allowed syscall: its description and its handler.
 pub struct Syscall {
+    /// The i386 number (in eax).
     pub nr: u32,
     pub name: &'static str,
     pub handler: Handler,
-    /// How strace shows each argument: `s` string, `d` decimal, `o` octal, `x` hex.
-    pub args: &'static str,
+    /// Each argument (ebx ecx edx esi edi ebp, in order): what it is, which guest memory
+    /// the handler reads or writes through it; strace shows it by its kind.
+    pub args: &'static [table::Arg],
+    /// What the call does to the process image as a whole.
+    pub image: ImageChange,
+}
+
+impl Syscall {
+    /// The guest memory this call reads with `args`, and what it does to the image.
+    pub fn memory_use(&self, args: &[u32; 6]) -> SyscallMemory {
+        use table::{Arg, Len};
+        let mut m = SyscallMemory {
+            image: self.image,
+            ..SyscallMemory::default()
+        };
+        for (i, arg) in self.args.iter().enumerate() {
+            m.inputs[i] = match *arg {
+                Arg::Path => Some(GuestInput::CStr {
+                    addr: args[i],
+                    // The longest path the handlers read, and its NUL.
+                    max: crate::vfs::path::PATH_MAX as u32 + 1,
+                }),
+                Arg::In(len) => {
+                    let len = match len {
+                        Len::Arg(j) => args[j].min(fs::MAX_RW),
+                        Len::Fixed(n) => n,
+                        // Nothing reads a buffer sized by its own result.
+                        Len::Ret => continue,
+                    };
+                    Some(GuestInput::Bytes { addr: args[i], len })
+                }
+                Arg::Int | Arg::Fd | Arg::Mode | Arg::Hex | Arg::Out(_) => None,
+            };
+        }
+        m
+    }
+}
+
+/// The i386 calling convention: eax the number, then ebx ecx edx esi edi ebp.
+fn syscall_regs(r: &[u32; 8]) -> (u32, [u32; 6]) {
+    let args = [
+        r[reg::EBX],
+        r[reg::ECX],
+        r[reg::EDX],
+        r[reg::ESI],
+        r[reg::EDI],
+        r[reg::EBP],
+    ];
+    (r[reg::EAX], args)
 }
 
 /// Number → syscall lookup, built once from [`table::SYSCALLS`].
@@ -77,22 +130,28 @@ impl SyscallTable {
     pub fn name(&self, nr: u32) -> &'static str {
         self.get(nr).map(|s| s.name).unwrap_or("unknown")
     }
+
+    /// The table, built once per process.
+    pub fn global() -> &'static SyscallTable {
+        static TABLE: OnceLock<SyscallTable> = OnceLock::new();
+        TABLE.get_or_init(SyscallTable::new)
+    }
+}
+
+impl SyscallAbi for SyscallTable {
+    /// A syscall outside the allow-list reads nothing (it fails with ENOSYS).
+    fn memory_use(&self, regs: &[u32; 8]) -> SyscallMemory {
+        let (nr, args) = syscall_regs(regs);
+        self.get(nr)
+            .map_or(SyscallMemory::default(), |sc| sc.memory_use(&args))
+    }
 }
 
 impl Kernel {
     /// Services the `int 0x80` the running process just executed.
     pub(crate) fn syscall(&mut self) {
         let p = self.procs.last().expect("a process is running");
-        let r = &p.cpu.regs();
-        let nr = r[reg::EAX];
-        let args = [
-            r[reg::EBX],
-            r[reg::ECX],
-            r[reg::EDX],
-            r[reg::ESI],
-            r[reg::EDI],
-            r[reg::EBP],
-        ];
+        let (nr, args) = syscall_regs(&p.cpu.regs());
         let pid = p.pid;
         self.stats.syscalls += 1;
         if let Some(i) = p.record {
@@ -136,19 +195,20 @@ impl Kernel {
     fn format_args(&self, sc: &Syscall, args: [u32; 6]) -> String {
         let p = self.procs.last().expect("running");
         let mut out = String::new();
-        for (i, k) in sc.args.chars().enumerate() {
+        use table::Arg;
+        for (i, k) in sc.args.iter().enumerate() {
             if i > 0 {
                 out.push_str(", ");
             }
             let a = args[i];
             let _ = match k {
-                's' => match p.mem.read_cstr(a, 256) {
+                Arg::Path => match p.mem.read_cstr(a, 256) {
                     Ok(s) => write!(out, "{:?}", String::from_utf8_lossy(&s)),
                     Err(_) => write!(out, "{a:#x}"),
                 },
-                'd' => write!(out, "{}", a as i32),
-                'o' => write!(out, "{a:#o}"),
-                _ => write!(out, "{a:#x}"),
+                Arg::Int | Arg::Fd => write!(out, "{}", a as i32),
+                Arg::Mode => write!(out, "{a:#o}"),
+                Arg::Hex | Arg::In(_) | Arg::Out(_) => write!(out, "{a:#x}"),
             };
         }
         out

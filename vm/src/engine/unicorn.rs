@@ -19,8 +19,8 @@ use std::rc::Rc;
 use unicorn_engine::unicorn_const::{uc_error, Arch, HookType, MemType, Mode, Prot};
 use unicorn_engine::{RegisterX86, Unicorn};
 
+use super::{Engine, EngineError, MappedPages};
 use crate::cpu::{Cpu, Fault, FaultKind, Stop};
-use crate::engine::{Engine, EngineError, MappedPages};
 use crate::memory::{GuestMemory, MemFault, PAGE_SIZE};
 
 /// The eight general registers in the encoding's order (EAX, ECX, EDX, EBX, ESP, EBP, ESI, EDI).
@@ -41,7 +41,8 @@ pub(crate) mod vector {
     pub const DEBUG: u32 = 1;
     pub const BREAKPOINT: u32 = 3;
     pub const INVALID_OPCODE: u32 = 6;
-    pub const LINUX_SYSCALL: u32 = 0x80;
+    /// `int 0x80`: the gate [`Stop::Syscall`](crate::cpu::Stop::Syscall) stands for.
+    pub const SYSCALL_GATE: u32 = 0x80;
 }
 
 /// Why the unicorn engine could not be set up or driven (never a guest fault: those are
@@ -246,7 +247,7 @@ impl UnicornCpu {
         }
         Ok(match self.log.interrupt.get() {
             None => Stop::InsnLimit,
-            Some(vector::LINUX_SYSCALL) => Stop::Syscall,
+            Some(vector::SYSCALL_GATE) => Stop::Syscall,
             Some(vector::DIVIDE) => fault(FaultKind::Divide, eip),
             Some(vector::BREAKPOINT | vector::DEBUG) => fault(FaultKind::Breakpoint, eip),
             Some(vector::INVALID_OPCODE) => fault(FaultKind::InvalidOpcode, eip),
@@ -448,6 +449,13 @@ pub(crate) fn count_insns(code: &[u8], addr: u32, stop: u32) -> u64 {
     n
 }
 
+/// EFLAGS after `set_eflags(v)`: the interpreter's fixed bits and the user-settable
+/// flags (CF PF AF ZF SF DF OF) of `v`.
+pub(crate) fn settable_eflags(v: u32) -> u32 {
+    use crate::cpu::flags::bit;
+    crate::cpu::EFLAGS_FIXED | (v & (bit::ARITH | bit::DF))
+}
+
 /// Above this many stores in one run, copy whole pages back instead of each store.
 const MAX_STORE_RANGES: usize = 64;
 
@@ -604,8 +612,7 @@ impl Engine for UnicornEngine {
         self.eflags
     }
     fn set_eflags(&mut self, v: u32) {
-        use crate::cpu::flags::bit;
-        self.eflags = 0x202 | (v & (bit::ARITH | bit::DF));
+        self.eflags = settable_eflags(v);
         self.dirty = true;
     }
     fn insns_retired(&self) -> u64 {

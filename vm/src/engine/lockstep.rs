@@ -11,11 +11,14 @@
 //! - the memory either side wrote must match: B's stores as its engine reports them (the
 //!   unicorn write hook) and A's as decoded from the instruction's memory operands.
 //!
-//! At syscalls the whole address space is compared too: always at exit, fork and execve,
-//! otherwise whenever enough instructions ran since the last full comparison to pay for it
-//! (256 per mapped page). The kernel's effects (syscall results, stores into guest memory,
-//! break and stack growth) are copied from the process memory into the shadow before B
-//! runs again: every page carries a code mark, so the memory records the kernel's stores.
+//! At syscalls the whole address space is compared too: always where the OS's syscall
+//! descriptions say the image is copied, replaced or ends (fork, execve, exit; every
+//! syscall when no descriptions were given), otherwise whenever enough instructions ran
+//! since the last full comparison to pay for it (256 per mapped page). The kernel's
+//! effects (syscall results, stores into guest memory, break and stack growth) are copied
+//! from the process memory into the shadow before B runs again: every page carries a code
+//! mark, and the lockstep reads the stores from a write log of its own
+//! ([`GuestMemory::subscribe_writes`]), leaving engine A's untouched.
 
 use std::cell::Cell;
 use std::fmt;
@@ -24,10 +27,10 @@ use std::rc::Rc;
 use iced_x86::{Decoder, DecoderOptions, FlowControl, Instruction, InstructionInfoFactory};
 use iced_x86::{OpAccess, Register, RflagsBits};
 
+use super::{Engine, EngineError, MappedPages, State, SyscallAbi, SyscallMemory};
 use crate::cpu::flags::bit;
 use crate::cpu::{self, Stop};
-use crate::engine::{Engine, EngineError, MappedPages, State};
-use crate::memory::{GuestMemory, PAGE_SIZE};
+use crate::memory::{GuestMemory, WriteLogId, PAGE_SIZE};
 
 /// What a cross-check compared so far.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -44,9 +47,6 @@ pub struct Counts {
 
 /// Counts shared by every process's cross-check in a run.
 pub type SharedCounts = Rc<Cell<Counts>>;
-
-/// Linux i386 syscalls after which a process's memory changes wholesale or ends.
-const FULL_COMPARE_SYSCALLS: [u32; 4] = [1, 2, 11, 252];
 
 /// Instructions per mapped page between full comparisons at syscalls.
 const INSNS_PER_PAGE_COMPARED: u64 = 256;
@@ -65,6 +65,10 @@ pub struct Lockstep {
     counts: SharedCounts,
     since_full: u64,
     info: InstructionInfoFactory,
+    /// What the OS does at each syscall (None: compare everything at every syscall).
+    abi: Option<&'static dyn SyscallAbi>,
+    /// The lockstep's own log of the stores into the process memory.
+    log: Option<WriteLogId>,
 }
 
 impl Lockstep {
@@ -79,7 +83,16 @@ impl Lockstep {
             counts,
             since_full: 0,
             info: InstructionInfoFactory::new(),
+            abi: None,
+            log: None,
         }
+    }
+
+    /// Compares the whole memory at the syscalls `abi` says copy, replace or end the image
+    /// (without it: at every syscall).
+    pub fn with_syscalls(mut self, abi: Option<&'static dyn SyscallAbi>) -> Lockstep {
+        self.abi = abi;
+        self
     }
 
     fn count(&self, f: impl FnOnce(&mut Counts)) {
@@ -94,6 +107,7 @@ impl Lockstep {
             self.shadow = Some(mem.clone());
             self.pages = MappedPages::scan(mem);
             mark_all(mem, self.pages.pages());
+            self.log = Some(mem.subscribe_writes());
             return;
         };
         let changes = self.pages.update(mem);
@@ -108,12 +122,11 @@ impl Lockstep {
             }
             mem.mark_code(p << 12, PAGE_SIZE);
         }
-        for (addr, len) in mem.take_code_writes() {
+        let log = self.log.expect("subscribed with the shadow");
+        for (addr, len) in mem.take_writes(log) {
             buf.resize(len as usize, 0);
             if mem.read_bytes(addr, &mut buf).is_ok() {
                 let _ = shadow.write_bytes(addr, &buf);
-                // Put the record back: engine A must still see the store (its code cache).
-                let _ = mem.write_bytes(addr, &buf);
             }
         }
     }
@@ -171,7 +184,10 @@ impl Lockstep {
             diffs.push(d);
         }
         if diffs.is_empty() && stop_a == Stop::Syscall {
-            let full = FULL_COMPARE_SYSCALLS.contains(&after_a.regs[cpu::reg::EAX])
+            let os = self
+                .abi
+                .map_or(SyscallMemory::UNKNOWN, |abi| abi.memory_use(&after_a.regs));
+            let full = os.image.last_look()
                 || self.since_full >= self.pages.pages().len() as u64 * INSNS_PER_PAGE_COMPARED;
             if full {
                 self.since_full = 0;
@@ -191,6 +207,10 @@ impl Lockstep {
                 differences: diffs,
                 compared: self.counts.get(),
             })));
+        }
+        // A's stores were just compared with B's: the shadow has them already.
+        if let Some(log) = self.log {
+            mem.take_writes(log);
         }
         self.since_full += 1;
         let ends_block = insn
@@ -254,11 +274,10 @@ impl Engine for Lockstep {
         mark_all(mem, self.pages.pages());
     }
     fn fork(&self) -> Box<dyn Engine> {
-        Box::new(Lockstep::new(
-            self.a.fork(),
-            self.b.fork(),
-            Rc::clone(&self.counts),
-        ))
+        Box::new(
+            Lockstep::new(self.a.fork(), self.b.fork(), Rc::clone(&self.counts))
+                .with_syscalls(self.abi),
+        )
     }
 }
 

@@ -5,10 +5,10 @@
 //! [`GuestMemory`] is brought up to date only where the kernel is about to look.
 //!
 //! - **Out** (unicorn → kernel), at each stop: a syscall gets exactly the guest memory its
-//!   handler reads (the buffer of `write`, every string argument the allow-list declares
-//!   with `s`); `fork` and `execve` (which copy or read the whole image) and a run ended by
-//!   its budget get every page; a fault gets the bytes at eip (the fault report
-//!   disassembles them).
+//!   handler reads, as the OS's syscall descriptions say ([`SyscallAbi`]: the buffer of
+//!   `write`, string arguments); a syscall that copies or replaces the image (`fork`,
+//!   `execve`), any syscall when no descriptions were given, and a run ended by its budget
+//!   get every page; a fault gets the bytes at eip (the fault report disassembles them).
 //! - **In** (kernel → unicorn), at the next run: every page carries a code mark, so the
 //!   memory records the ranges the kernel wrote (`take_code_writes`); those are copied in.
 //!   Pages the kernel mapped or unmapped (break, stack growth) are found from the count of
@@ -23,46 +23,24 @@
 //! Instructions are counted per translated block entered (a block hook with a small
 //! direct-mapped cache of block sizes → instruction counts). The lockstep cross-check does
 //! not use this engine: it needs every store reported, which
-//! [`UnicornEngine`](crate::unicorn_engine::UnicornEngine) does.
+//! [`UnicornEngine`](super::unicorn::UnicornEngine) does.
 
 use std::cell::Cell;
 use std::rc::Rc;
-use std::sync::OnceLock;
 
 use unicorn_engine::unicorn_const::{uc_error, Arch, HookType, Mode, Prot};
 use unicorn_engine::{RegisterX86, Unicorn};
 
-use crate::cpu::{reg, Cpu, FaultKind, Stop};
-use crate::engine::{Engine, EngineError};
+use super::unicorn::{count_insns, fault, settable_eflags, uc, vector, UnicornError, GPRS};
+use super::{Engine, EngineError, GuestInput, ImageChange, SyscallAbi, SyscallMemory};
+use crate::cpu::{Cpu, FaultKind, Stop};
 use crate::memory::{GuestMemory, MemFault, PAGE_SIZE};
-use crate::syscalls::SyscallTable;
-use crate::unicorn_engine::{count_insns, fault, uc, vector, UnicornError, GPRS};
 
 /// Guest pages in the 32-bit address space.
 const PAGE_COUNT: u32 = 1 << 20;
 
-/// Longest string argument the kernel reads (a path up to PATH_MAX, and its NUL).
-const MAX_STRING: u32 = crate::vfs::path::PATH_MAX as u32 + 1;
-
-/// Largest single write Linux performs (MAX_RW_COUNT), as the kernel caps it.
-const MAX_RW: u32 = 0x7fff_f000;
-
 /// Entries of the block-size → instruction-count cache.
 const BLOCK_CACHE: usize = 1 << 14;
-
-/// Linux i386 syscall numbers the sync treats specially.
-mod nr {
-    pub const FORK: u32 = 2;
-    pub const READ: u32 = 3;
-    pub const WRITE: u32 = 4;
-    pub const EXECVE: u32 = 11;
-    pub const BRK: u32 = 45;
-}
-
-fn table() -> &'static SyscallTable {
-    static TABLE: OnceLock<SyscallTable> = OnceLock::new();
-    TABLE.get_or_init(SyscallTable::new)
-}
 
 /// What the hooks saw during one `emu_start`.
 #[derive(Default)]
@@ -479,6 +457,8 @@ pub struct FastUnicorn {
     dirty: u16,
     /// The last stop may have been followed by a change of the kernel's mapping.
     check_mapping: bool,
+    /// What the OS reads at each syscall (None: everything).
+    abi: Option<&'static dyn SyscallAbi>,
 }
 
 const DIRTY_EIP: u16 = 1 << 8;
@@ -497,7 +477,15 @@ impl FastUnicorn {
             retired: cpu.insns_retired(),
             dirty: DIRTY_ALL,
             check_mapping: false,
+            abi: None,
         }
+    }
+
+    /// Syncs at each syscall only the memory `abi` says the OS reads (without it: every
+    /// page).
+    pub fn with_syscalls(mut self, abi: Option<&'static dyn SyscallAbi>) -> FastUnicorn {
+        self.abi = abi;
+        self
     }
 
     /// Makes the unicorn instance, or gives it what the kernel changed since the last stop.
@@ -552,32 +540,23 @@ impl FastUnicorn {
         let live = self.live.as_ref().expect("synced in");
         match stop {
             Stop::Syscall => {
-                let [eax, ecx, edx, ebx, ..] = self.regs;
-                let args = [
-                    ebx,
-                    ecx,
-                    edx,
-                    self.regs[reg::ESI],
-                    self.regs[reg::EDI],
-                    self.regs[reg::EBP],
-                ];
-                match eax {
-                    nr::READ => {}
-                    nr::BRK => self.check_mapping = true,
-                    nr::WRITE => live.sync_range(mem, ecx, edx.min(MAX_RW))?,
-                    nr::FORK | nr::EXECVE => live.sync_all(mem)?,
-                    n => {
-                        if let Some(sc) = table().get(n) {
-                            for (i, k) in sc.args.chars().enumerate() {
-                                if k == 's' {
-                                    live.sync_cstr(mem, args[i], MAX_STRING)?;
-                                }
-                            }
+                let os = self
+                    .abi
+                    .map_or(SyscallMemory::UNKNOWN, |abi| abi.memory_use(&self.regs));
+                if os.image.reads_everything() {
+                    live.sync_all(mem)?;
+                } else {
+                    for input in os.inputs() {
+                        match input {
+                            GuestInput::Bytes { addr, len } => live.sync_range(mem, addr, len)?,
+                            GuestInput::CStr { addr, max } => live.sync_cstr(mem, addr, max)?,
                         }
-                        // Anything that could map or unmap is caught by the page count;
-                        // look at the edges anyway.
-                        self.check_mapping = true;
                     }
+                }
+                // Stack growth and unmapping are caught by the page count; the break can
+                // move within the count (look at the edges).
+                if os.image == ImageChange::Remaps {
+                    self.check_mapping = true;
                 }
             }
             Stop::Fault(f) => {
@@ -623,7 +602,7 @@ impl FastUnicorn {
         let stop = match result {
             Ok(()) => match live.log.interrupt.get() {
                 None => Stop::InsnLimit,
-                Some(vector::LINUX_SYSCALL) => Stop::Syscall,
+                Some(vector::SYSCALL_GATE) => Stop::Syscall,
                 Some(vector::DIVIDE) => fault(FaultKind::Divide, eip),
                 Some(vector::BREAKPOINT | vector::DEBUG) => fault(FaultKind::Breakpoint, eip),
                 Some(vector::INVALID_OPCODE) => fault(FaultKind::InvalidOpcode, eip),
@@ -698,8 +677,7 @@ impl Engine for FastUnicorn {
         self.eflags
     }
     fn set_eflags(&mut self, v: u32) {
-        use crate::cpu::flags::bit;
-        self.eflags = 0x202 | (v & (bit::ARITH | bit::DF));
+        self.eflags = settable_eflags(v);
         self.dirty |= DIRTY_EFLAGS;
     }
     fn insns_retired(&self) -> u64 {
@@ -718,6 +696,7 @@ impl Engine for FastUnicorn {
             retired: self.retired,
             dirty: DIRTY_ALL,
             check_mapping: false,
+            abi: self.abi,
         })
     }
 }

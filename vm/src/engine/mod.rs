@@ -1,14 +1,42 @@
 //! CPU engines: one trait, several implementations, all driven by the same kernel.
 //!
 //! The kernel (syscalls, memory layout, process model, sandbox) is shared; only the part
-//! that executes guest instructions differs. [`AnyEngine`] is what a process holds: the
-//! interpreter inline (the hot path is one `match`, no virtual call), anything else boxed
-//! behind [`Engine`] (unicorn, the lockstep cross-check, test wrappers).
+//! that executes guest instructions differs. Engines return [`Stop`]s and never name the
+//! operating system: what they must know about a syscall stop (which guest memory the OS
+//! reads, whether the image is copied, replaced or ended) they ask the [`SyscallAbi`] the
+//! kernel hands their factory. Imports flow one way: `memory` -> `cpu` -> `engine` -> the
+//! OS side (`kernel`, `syscalls`, `process`, `vfs`), never back.
+//!
+//! - [`interp`]: the interpreter ([`Cpu`]) as an engine;
+//! - [`unicorn`], [`unicorn_lazy`]: unicorn-engine, reporting every store (for the
+//!   cross-check and differential tests) or syncing memory only at stops (whole runs);
+//! - [`lockstep`]: two engines compared after every instruction;
+//! - [`registry`]: the one place that names every engine ([`EngineKind`] -> factory);
+//! - [`mapped_pages`]: following the mapped pages of a memory between runs;
+//! - [`syscall_stop`]: what engines ask the OS at a syscall stop.
+//!
+//! [`AnyEngine`] is what a process holds: the interpreter inline (the hot path is one
+//! `match`, no virtual call), anything else boxed behind [`Engine`] (unicorn, the lockstep
+//! cross-check, test wrappers).
 
-use crate::cpu::{reg, Cpu, Stop};
+pub mod interp;
+pub mod lockstep;
+pub mod mapped_pages;
+pub mod registry;
+pub mod syscall_stop;
+#[cfg(feature = "unicorn")]
+pub mod unicorn;
+#[cfg(feature = "unicorn")]
+pub mod unicorn_lazy;
+
+use crate::cpu::{Cpu, Stop};
 use crate::memory::GuestMemory;
 
-/// Which engine runs the guests (see [`crate::kernel::Config::engine`]).
+pub use mapped_pages::{MappedPages, PageChanges};
+pub use registry::{EngineFactory, Engines};
+pub use syscall_stop::{GuestInput, ImageChange, SyscallAbi, SyscallMemory};
+
+/// Which engine runs the guests (the kernel's `Config::engine`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum EngineKind {
     /// The block-cached interpreter.
@@ -35,10 +63,10 @@ pub enum EngineError {
     /// The unicorn library failed.
     #[cfg(feature = "unicorn")]
     #[error(transparent)]
-    Unicorn(#[from] crate::unicorn_engine::UnicornError),
+    Unicorn(#[from] unicorn::UnicornError),
     /// The cross-check saw the two engines disagree.
     #[error("{0}")]
-    Divergence(Box<crate::lockstep::Divergence>),
+    Divergence(Box<lockstep::Divergence>),
     /// This build lacks the engine asked for.
     #[error("the {0} engine is not in this build (cargo feature `unicorn`)")]
     Unavailable(&'static str),
@@ -89,42 +117,6 @@ pub trait Engine {
     }
 }
 
-impl Engine for Cpu {
-    fn name(&self) -> &'static str {
-        "interp"
-    }
-    fn run(&mut self, mem: &mut GuestMemory, max_insns: u64) -> Result<Stop, EngineError> {
-        Ok(Cpu::run(self, mem, max_insns))
-    }
-    fn regs(&self) -> [u32; 8] {
-        self.regs
-    }
-    fn set_regs(&mut self, regs: [u32; 8]) {
-        self.regs = regs;
-    }
-    fn eip(&self) -> u32 {
-        self.eip
-    }
-    fn set_eip(&mut self, eip: u32) {
-        self.eip = eip;
-    }
-    fn eflags(&self) -> u32 {
-        Cpu::eflags(self)
-    }
-    fn set_eflags(&mut self, v: u32) {
-        Cpu::set_eflags(self, v)
-    }
-    fn insns_retired(&self) -> u64 {
-        Cpu::insns_retired(self)
-    }
-    fn flush_code_cache(&mut self, mem: &mut GuestMemory) {
-        Cpu::flush_code_cache(self, mem)
-    }
-    fn fork(&self) -> Box<dyn Engine> {
-        Box::new(self.clone())
-    }
-}
-
 /// The engine a process runs on.
 // The interpreter is kept inline on purpose: it is the hot path, and a process owns one.
 #[allow(clippy::large_enum_variant)]
@@ -147,35 +139,17 @@ impl Clone for AnyEngine {
 
 impl AnyEngine {
     /// A fresh engine of `kind` with eip at `entry` and ESP at `esp`, every other register
-    /// zero and EFLAGS 0x202 (as Linux starts a process). `counts` collects what a
-    /// cross-check compared.
+    /// zero and EFLAGS as Linux starts a process; `counts` collects what a cross-check
+    /// compared. Without the OS's syscall descriptions (see [`Engines::new`], which the
+    /// kernel uses), engines with their own memory copy sync and compare everything at
+    /// each syscall.
     pub fn start(
         kind: EngineKind,
         entry: u32,
         esp: u32,
-        counts: &crate::lockstep::SharedCounts,
+        counts: &lockstep::SharedCounts,
     ) -> Result<AnyEngine, EngineError> {
-        let mut cpu = Cpu::new();
-        cpu.eip = entry;
-        cpu.regs[reg::ESP] = esp;
-        let _ = counts;
-        Ok(match kind {
-            EngineKind::Interp => AnyEngine::Interp(cpu),
-            #[cfg(feature = "unicorn")]
-            EngineKind::Unicorn => {
-                AnyEngine::Boxed(Box::new(crate::unicorn_fast::FastUnicorn::from_cpu(&cpu)))
-            }
-            #[cfg(feature = "unicorn")]
-            EngineKind::CrossCheck => AnyEngine::Boxed(Box::new(crate::lockstep::Lockstep::new(
-                Box::new(cpu.clone()),
-                Box::new(crate::unicorn_engine::UnicornEngine::from_cpu(&cpu)),
-                counts.clone(),
-            ))),
-            #[cfg(not(feature = "unicorn"))]
-            EngineKind::Unicorn | EngineKind::CrossCheck => {
-                return Err(EngineError::Unavailable("unicorn"))
-            }
-        })
+        registry::start(kind, entry, esp, None, counts)
     }
 
     /// Whether this is the interpreter, which stops at any instruction count at no cost.
@@ -192,7 +166,7 @@ impl AnyEngine {
         }
     }
 
-    /// Register `r` (see [`reg`]).
+    /// Register `r` (see [`crate::cpu::reg`]).
     pub fn reg(&self, r: usize) -> u32 {
         match self {
             AnyEngine::Interp(c) => c.regs[r],
@@ -240,87 +214,5 @@ impl AnyEngine {
             AnyEngine::Interp(c) => Engine::name(c),
             AnyEngine::Boxed(e) => e.name(),
         }
-    }
-}
-
-/// The list of mapped pages of a [`GuestMemory`], kept up to date cheaply.
-///
-/// GuestMemory only answers `is_mapped` and a count, so changes are found from the count:
-/// the kernel maps and unmaps only by moving the break or growing the stack, which
-/// extends or trims the existing runs of pages; anything else falls back to probing all
-/// 2^20 pages.
-#[derive(Debug, Clone, Default)]
-pub struct MappedPages {
-    /// Page numbers (address >> 12), ascending.
-    pages: Vec<u32>,
-}
-
-/// Pages that appeared and disappeared since the last [`MappedPages::update`].
-#[derive(Debug, Default)]
-pub struct PageChanges {
-    pub added: Vec<u32>,
-    pub removed: Vec<u32>,
-}
-
-impl MappedPages {
-    /// Every mapped page of `mem`, by probing.
-    pub fn scan(mem: &GuestMemory) -> MappedPages {
-        MappedPages {
-            pages: (0..1u32 << 20)
-                .filter(|&p| mem.is_mapped(p << 12))
-                .collect(),
-        }
-    }
-
-    /// Page numbers, ascending.
-    pub fn pages(&self) -> &[u32] {
-        &self.pages
-    }
-
-    /// Brings the list up to date with `mem` and says what changed.
-    pub fn update(&mut self, mem: &GuestMemory) -> PageChanges {
-        let mut ch = PageChanges::default();
-        if mem.mapped_pages() == self.pages.len() {
-            return ch;
-        }
-        ch.removed = self
-            .pages
-            .iter()
-            .copied()
-            .filter(|&p| !mem.is_mapped(p << 12))
-            .collect();
-        self.pages.retain(|&p| mem.is_mapped(p << 12));
-        let mapped = |p: u32| p < 1 << 20 && mem.is_mapped(p << 12);
-        let mut added = Vec::new();
-        for run in self.pages.chunk_by(|a, b| b.wrapping_sub(*a) == 1) {
-            // Runs are disjoint and ascending: growth between two of them stops at the
-            // next run's first page, and duplicates are removed below.
-            let mut p = run[run.len() - 1] + 1;
-            while mapped(p) && self.pages.binary_search(&p).is_err() {
-                added.push(p);
-                p += 1;
-            }
-            let mut p = run[0];
-            while p > 0 && mapped(p - 1) && self.pages.binary_search(&(p - 1)).is_err() {
-                p -= 1;
-                added.push(p);
-            }
-        }
-        self.pages.extend(&added);
-        self.pages.sort_unstable();
-        self.pages.dedup();
-        if self.pages.len() != mem.mapped_pages() {
-            let full = MappedPages::scan(mem);
-            added.extend(
-                full.pages
-                    .iter()
-                    .filter(|p| self.pages.binary_search(p).is_err()),
-            );
-            self.pages = full.pages;
-        }
-        added.sort_unstable();
-        added.dedup();
-        ch.added = added;
-        ch
     }
 }

@@ -525,7 +525,7 @@ fn unicorn_mirrors_a_cpu_and_copies_memory_back() {
     cpu.set_eflags(init.eflags());
 
     // `new` finds the mapped pages itself: code (2), data (1) and stack (2).
-    let mut uc = vm::unicorn_engine::UnicornCpu::new(&cpu, &mem).expect("unicorn mirrors the cpu");
+    let mut uc = vm::engine::unicorn::UnicornCpu::new(&cpu, &mem).expect("unicorn mirrors the cpu");
     assert_eq!(uc.pages().len(), 5);
     assert_eq!((uc.regs(), uc.eip()), (cpu.regs, cpu.eip));
     assert_eq!(uc.eflags() & flag::COMPARED, init.eflags() & flag::COMPARED);

@@ -8,7 +8,7 @@ use vm::{EngineKind, ExitStatus};
 
 /// Whether this build has the unicorn engine.
 fn have_unicorn() -> bool {
-    let counts = vm::lockstep::SharedCounts::default();
+    let counts = vm::engine::lockstep::SharedCounts::default();
     vm::AnyEngine::start(EngineKind::Unicorn, 0, 0, &counts).is_ok()
 }
 
@@ -19,7 +19,12 @@ fn run_on(
     files: &[(&str, Vec<u8>)],
     argv: &[&str],
     read_back: Option<&str>,
-) -> (ExitStatus, Vec<u8>, Option<Vec<u8>>, vm::lockstep::Counts) {
+) -> (
+    ExitStatus,
+    Vec<u8>,
+    Option<Vec<u8>>,
+    vm::engine::lockstep::Counts,
+) {
     let sb = Sandbox::new("engines");
     for (path, bytes) in files {
         sb.put(path, bytes);

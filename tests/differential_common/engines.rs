@@ -1,6 +1,6 @@
 //! Running one case on each engine and collecting what the comparison needs.
 
-use vm::unicorn_engine::{UnicornCpu, UnicornError};
+use vm::engine::unicorn::{UnicornCpu, UnicornError};
 use vm::{Cpu, Stop};
 
 use super::layout::{self, InitialState, CODE, DATA, DATA_LEN, STACK, STACK_LEN};

@@ -26,13 +26,6 @@ pub mod record;
 pub mod syscalls;
 pub mod vfs;
 
-// The engines' former paths, kept for code written against them.
-pub use engine::lockstep;
-#[cfg(feature = "unicorn")]
-pub use engine::unicorn as unicorn_engine;
-#[cfg(feature = "unicorn")]
-pub use engine::unicorn_lazy as unicorn_fast;
-
 pub use cpu::{Cpu, Fault, FaultKind, Stop};
 pub use engine::{AnyEngine, Engine, EngineError, EngineFactory, EngineKind};
 pub use kernel::{Config, FaultReport, Kernel, RunError, RunStats, SpawnError, Stdio};

@@ -4,10 +4,10 @@
 mod cpu_common;
 
 use cpu_common::*;
-use vm::engine::{Engine, EngineError, State};
 #[cfg(feature = "unicorn")]
-use vm::lockstep::Counts;
-use vm::lockstep::{Lockstep, SharedCounts};
+use vm::engine::lockstep::Counts;
+use vm::engine::lockstep::{Lockstep, SharedCounts};
+use vm::engine::{Engine, EngineError, State};
 
 /// The interpreter, except that after its `at`-th instruction it flips `bit` in EFLAGS.
 struct FlipOnce {
@@ -104,7 +104,7 @@ fn fresh() -> Cpu {
     c
 }
 
-fn expect_divergence(r: Result<Stop, EngineError>) -> vm::lockstep::Divergence {
+fn expect_divergence(r: Result<Stop, EngineError>) -> vm::engine::lockstep::Divergence {
     match r {
         Err(EngineError::Divergence(d)) => *d,
         other => panic!("expected a divergence, got {other:?}"),
@@ -139,7 +139,7 @@ fn planted_flag_flip_is_reported_at_its_instruction_interp_vs_interp() {
 #[cfg(feature = "unicorn")]
 #[test]
 fn planted_flag_flip_is_reported_at_its_instruction_against_unicorn() {
-    planted(Box::new(vm::unicorn_engine::UnicornEngine::from_cpu(
+    planted(Box::new(vm::engine::unicorn::UnicornEngine::from_cpu(
         &fresh(),
     )));
 }
@@ -148,7 +148,7 @@ fn planted_flag_flip_is_reported_at_its_instruction_against_unicorn() {
 #[test]
 fn clean_program_agrees_with_unicorn_and_counts_what_was_compared() {
     let mut g = program();
-    let b = Box::new(vm::unicorn_engine::UnicornEngine::from_cpu(&fresh()));
+    let b = Box::new(vm::engine::unicorn::UnicornEngine::from_cpu(&fresh()));
     let (mut ls, counts) = start(&g, Box::new(fresh()), b);
     let stop = ls.run(&mut g.mem, 100).expect("no divergence");
     assert_eq!(stop, Stop::Syscall);

@@ -1,8 +1,8 @@
 //! The engines the conformance tests run on: the only place test code builds an engine.
 //!
 //! Every engine of the build is listed here: the interpreter always; with the `unicorn`
-//! feature unicorn with a store hook (`unicorn_engine.rs`, the cross-check's second
-//! engine), unicorn for whole runs (`unicorn_fast.rs`, `--engine unicorn`) and the two in
+//! feature unicorn with a store hook (`engine/unicorn.rs`, the cross-check's second
+//! engine), unicorn for whole runs (`engine/unicorn_lazy.rs`, `--engine unicorn`) and the two in
 //! lockstep (`--cross-check`). Where an engine differs from the interpreter on a
 //! documented point, [`EngineUnderTest`] says so in a method the tests ask explicitly.
 
@@ -49,16 +49,16 @@ impl EngineUnderTest {
             EngineUnderTest::Interp => Box::new(start.clone()),
             #[cfg(feature = "unicorn")]
             EngineUnderTest::Unicorn => {
-                Box::new(vm::unicorn_engine::UnicornEngine::from_cpu(start))
+                Box::new(vm::engine::unicorn::UnicornEngine::from_cpu(start))
             }
             #[cfg(feature = "unicorn")]
             EngineUnderTest::UnicornFast => {
-                Box::new(vm::unicorn_fast::FastUnicorn::from_cpu(start))
+                Box::new(vm::engine::unicorn_lazy::FastUnicorn::from_cpu(start))
             }
             #[cfg(feature = "unicorn")]
-            EngineUnderTest::Lockstep => Box::new(vm::lockstep::Lockstep::new(
+            EngineUnderTest::Lockstep => Box::new(vm::engine::lockstep::Lockstep::new(
                 Box::new(start.clone()),
-                Box::new(vm::unicorn_engine::UnicornEngine::from_cpu(start)),
+                Box::new(vm::engine::unicorn::UnicornEngine::from_cpu(start)),
                 Default::default(),
             )),
         }
@@ -105,7 +105,7 @@ impl EngineUnderTest {
 
     /// Whether, after a stop, the kernel's memory holds only what the stop needs (a
     /// syscall: the buffers it reads; a fault: the bytes at eip) rather than every store.
-    /// Documented in `unicorn_fast.rs` ("Out"). A run ended by its budget hands over every
+    /// Documented in `engine/unicorn_lazy.rs` ("Out"). A run ended by its budget hands over every
     /// page, so the tests' [`Guest`](super::Guest) ends such a stop with a one-instruction
     /// run on a page of its own before it looks at memory (see `Guest::sync_memory`).
     pub fn memory_is_partial_after_a_stop(self) -> bool {

@@ -120,7 +120,7 @@ impl Guest {
     /// Brings every store into [`Guest::mem`] for an engine that hands over memory only
     /// where a stop needs it: a run ended by its budget hands over every page, so run one
     /// `nop` on [`SYNC_PAGE`] and put registers, eip and EFLAGS back (documented in
-    /// `unicorn_fast.rs`; the `nop` is left out of [`Guest::retired`]).
+    /// `engine/unicorn_lazy.rs`; the `nop` is left out of [`Guest::retired`]).
     fn sync_memory(&mut self) {
         if !self.kind.memory_is_partial_after_a_stop() {
             return;

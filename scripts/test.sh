@@ -78,10 +78,11 @@ STAGE0_VERIFIER_PYTHON="$(bash scripts/install-verifiers.sh)" \
 # qemu-user. The release build here skips fat LTO: LTO only makes the qemu chain faster and
 # costs most of the build's time (18 of 40 minutes per architecture on a loaded machine);
 # what CI checks is that the release build compiles and that the tests pass on the target.
-# STAGE0_CROSS_TESTS=0 leaves them out (a quick local run). With STAGE0_SLOW_TESTS=1 and a
-# tree, also the whole chain on both builds under qemu, compared byte for byte with the
-# host's provenance.
-if [ "${STAGE0_CROSS_TESTS:-1}" != 0 ]; then
+# Opt-in (STAGE0_CROSS_TESTS=1) until their cost on an idle CI machine is measured: on this
+# project's loaded machines one architecture took 40 minutes (issue 14). With
+# STAGE0_SLOW_TESTS=1 and a tree, also the whole chain on both builds under qemu, compared
+# byte for byte with the host's provenance.
+if [ "${STAGE0_CROSS_TESTS:-}" = 1 ]; then
     for arch in aarch64 s390x; do
         CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 CARGO_PROFILE_RELEASE_DEBUG=0 \
             bash scripts/cross-test.sh "$arch"
@@ -92,5 +93,5 @@ if [ "${STAGE0_CROSS_TESTS:-1}" != 0 ]; then
         bash scripts/cross-chain.sh s390x "$STAGE0_POSIX_TREE" --reference "$chain_work/host.prov" --work "$chain_work"
     fi
 else
-    echo "test.sh: ######## cross tests (aarch64, s390x under qemu-user) left out: STAGE0_CROSS_TESTS=0 ########"
+    echo "test.sh: ######## cross tests (aarch64, s390x under qemu-user) not run: set STAGE0_CROSS_TESTS=1 ########"
 fi

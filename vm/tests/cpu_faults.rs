@@ -209,7 +209,7 @@ fn address_size_prefix(e: EngineUnderTest) {
     // 67 8B 07 = mov eax, [bx]
     let mut g = Guest::new(e, &[0x67, 0x8b, 0x07]);
     match e {
-        // The interpreter does not decode 16-bit addressing (cpu/decode.rs, "Not
+        // The interpreter does not decode 16-bit addressing (cpu/decode/mod.rs, "Not
         // supported"): the instruction is invalid.
         EngineUnderTest::Interp => expect_fault(&mut g, FaultKind::InvalidOpcode, CODE),
         // unicorn reads [bx] = [0], which no page holds.

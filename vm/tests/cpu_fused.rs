@@ -139,5 +139,5 @@ conformance! {
     fused_idioms_compute_what_the_instructions_do,
     every_budget_gives_the_same_state_as_single_steps,
     fault_in_a_later_part_commits_the_earlier_parts,
-    pop_then_store_into_the_next_instruction_is_seen [unicorn = "engine bug: unicorn runs the stale translation after a store into code it has already translated (vm/src/unicorn_engine.rs, unicorn_fast.rs)", unicorn_fast = "engine bug: unicorn runs the stale translation after a store into code it has already translated (vm/src/unicorn_engine.rs, unicorn_fast.rs)", lockstep = "engine bug: unicorn runs the stale translation after a store into code it has already translated (vm/src/unicorn_engine.rs, unicorn_fast.rs)"],
+    pop_then_store_into_the_next_instruction_is_seen [unicorn = "engine bug: unicorn runs the stale translation after a store into code it has already translated (vm/src/engine/unicorn.rs, unicorn_lazy.rs)", unicorn_fast = "engine bug: unicorn runs the stale translation after a store into code it has already translated (vm/src/engine/unicorn.rs, unicorn_lazy.rs)", lockstep = "engine bug: unicorn runs the stale translation after a store into code it has already translated (vm/src/engine/unicorn.rs, unicorn_lazy.rs)"],
 }

@@ -131,7 +131,7 @@ conformance! {
     single_steps_exactly_one,
     single_step_eip_sequence,
     budget_stops_mid_block_and_resumes,
-    zero_budget_runs_nothing [unicorn = "engine bug: Engine::run with a budget of 0 runs without limit (UnicornCpu treats 0 as no limit)", unicorn_fast = "engine bug: Engine::run with a budget of 0 runs without limit (0 is passed to emu_start as no count)"],
+    zero_budget_runs_nothing,
     syscall_resumes_after_int,
     long_straight_line_code_spans_several_blocks,
     fork_clone_runs_independently,

@@ -579,6 +579,10 @@ impl Engine for UnicornEngine {
     }
 
     fn run(&mut self, mem: &mut GuestMemory, max_insns: u64) -> Result<Stop, EngineError> {
+        // unicorn reads a count of 0 as "no limit"; the trait's 0 runs nothing.
+        if max_insns == 0 {
+            return Ok(Stop::InsnLimit);
+        }
         self.sync_in(mem)?;
         let uc = self.uc.as_mut().expect("synced in");
         let stop = uc.run(max_insns)?;

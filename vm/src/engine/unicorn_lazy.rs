@@ -652,6 +652,10 @@ impl Engine for FastUnicorn {
     }
 
     fn run(&mut self, mem: &mut GuestMemory, max_insns: u64) -> Result<Stop, EngineError> {
+        // unicorn reads a count of 0 as "no limit"; the trait's 0 runs nothing.
+        if max_insns == 0 {
+            return Ok(Stop::InsnLimit);
+        }
         Ok(self.run_inner(mem, max_insns)?)
     }
 

@@ -6,7 +6,7 @@
 //! contexts and `rewrite-timestamp` exporter option arrived with dockerd 26 / buildx 0.13,
 //! the versions its tests run on) is a failure; StageX's own, higher minimum is a warning.
 
-use std::process::Command;
+use crate::engine::run_client;
 
 /// Lowest dockerd this tool builds with.
 pub const MIN_DOCKER: [u32; 3] = [26, 0, 0];
@@ -88,18 +88,6 @@ fn dotted(v: [u32; 3]) -> String {
     format!("{}.{}.{}", v[0], v[1], v[2])
 }
 
-fn run(client: &str, args: &[&str]) -> Result<String, String> {
-    match Command::new(client).args(args).output() {
-        Ok(o) if o.status.success() => Ok(String::from_utf8_lossy(&o.stdout).trim().to_string()),
-        Ok(o) => {
-            let err = String::from_utf8_lossy(&o.stderr);
-            let first = err.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
-            Err(format!("{}: {}", o.status, first.trim()))
-        }
-        Err(e) => Err(e.to_string()),
-    }
-}
-
 fn version_check(
     what: &'static str,
     found: &str,
@@ -135,7 +123,7 @@ fn version_check(
 /// one makes them meaningless (no client, no daemon).
 pub fn doctor(client: &str) -> Vec<Check> {
     let mut checks = Vec::new();
-    let client_version = match run(client, &["version", "-f", "{{.Client.Version}}"]) {
+    let client_version = match run_client(client, &["version", "-f", "{{.Client.Version}}"]) {
         Ok(v) => v,
         Err(e) if e.contains("No such file") || e.contains("not found") => {
             checks.push(Check {
@@ -156,7 +144,7 @@ pub fn doctor(client: &str) -> Vec<Check> {
         found: format!("{client} {client_version}"),
         fix: String::new(),
     });
-    match run(client, &["version", "-f", "{{.Server.Version}}"]) {
+    match run_client(client, &["version", "-f", "{{.Server.Version}}"]) {
         Ok(v) => checks.push(version_check(
             "dockerd",
             &v,
@@ -177,7 +165,7 @@ pub fn doctor(client: &str) -> Vec<Check> {
             return checks;
         }
     }
-    match run(client, &["buildx", "version"]) {
+    match run_client(client, &["buildx", "version"]) {
         Ok(out) => {
             let v = buildx_version_token(&out).unwrap_or("");
             checks.push(version_check(
@@ -195,7 +183,7 @@ pub fn doctor(client: &str) -> Vec<Check> {
             fix: INSTALL_FIX.to_string(),
         }),
     }
-    let status = run(client, &["info", "-f", "{{.DriverStatus}}"]).unwrap_or_default();
+    let status = run_client(client, &["info", "-f", "{{.DriverStatus}}"]).unwrap_or_default();
     checks.push(if status.contains("io.containerd.snapshotter.v1") {
         Check {
             what: "image store",
@@ -214,17 +202,33 @@ pub fn doctor(client: &str) -> Vec<Check> {
     checks
 }
 
-/// The engine's versions when every check passes (warnings allowed), else the failed
-/// checks rendered one per line with their fixes.
-pub fn require_engine(client: &str) -> Result<EngineInfo, String> {
+/// The checks of [`doctor`] that failed: the engine cannot build StageX as it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EngineNotReady(pub Vec<Check>);
+
+impl std::fmt::Display for EngineNotReady {
+    /// One failed check per line, with its fix.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (i, c) in self.0.iter().enumerate() {
+            let sep = if i == 0 { "" } else { "\n" };
+            write!(f, "{sep}{}: {}; fix: {}", c.what, c.found, c.fix)?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for EngineNotReady {}
+
+/// The engine's versions when every check passes (warnings allowed), else the failed checks.
+pub fn require_engine(client: &str) -> Result<EngineInfo, EngineNotReady> {
     let checks = doctor(client);
-    let failed: Vec<String> = checks
+    let failed: Vec<Check> = checks
         .iter()
         .filter(|c| c.status == Status::Fail)
-        .map(|c| format!("{}: {}; fix: {}", c.what, c.found, c.fix))
+        .cloned()
         .collect();
     if !failed.is_empty() {
-        return Err(failed.join("\n"));
+        return Err(EngineNotReady(failed));
     }
     let found = |w: &str| {
         checks
@@ -301,7 +305,8 @@ mod tests {
         );
         assert!(c[3].fix.contains("containerd-snapshotter"));
         let e = require_engine(&old).unwrap_err();
-        assert_eq!(e.lines().count(), 3, "{e}");
+        assert_eq!(e.0.len(), 3, "{e}");
+        assert_eq!(e.to_string().lines().count(), 3, "{e}");
 
         let debian = fake_client(
             dir.path(),

@@ -198,7 +198,8 @@ pub struct Engine {
     pub buildx: String,
 }
 
-fn run_client(client: &str, args: &[&str]) -> std::result::Result<String, String> {
+/// Runs `client ARGS`: its trimmed stdout, or its exit status and first stderr line.
+pub(crate) fn run_client(client: &str, args: &[&str]) -> std::result::Result<String, String> {
     match Command::new(client).args(args).output() {
         Ok(o) if o.status.success() => Ok(String::from_utf8_lossy(&o.stdout).trim().to_string()),
         Ok(o) => {

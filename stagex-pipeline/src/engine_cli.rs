@@ -97,7 +97,8 @@ pub fn engine_build_cmd(
     if args.mirrors {
         providers.push(crate::fetch::Provider::Mirrors);
     }
-    let info = crate::doctor::require_engine(&args.docker).map_err(Error::Engine)?;
+    let info =
+        crate::doctor::require_engine(&args.docker).map_err(|e| Error::Engine(e.to_string()))?;
     println!("engine: dockerd {}, buildx {}", info.server, info.buildx);
     let graph = crate::graph::Graph::load(&stagex)?;
     let opts = EngineBuild {

@@ -102,6 +102,15 @@ fn cli(args: &[&str]) -> Output {
         .unwrap()
 }
 
+/// `stagex-pipeline build TARGET --engine docker --stagex S --out O EXTRA...`.
+fn build(target: &str, s: &str, o: &str, extra: &[&str]) -> Output {
+    let mut a = vec![
+        "build", target, "--engine", "docker", "--stagex", s, "--out", o,
+    ];
+    a.extend_from_slice(extra);
+    cli(&a)
+}
+
 fn text(o: &Output) -> String {
     format!(
         "{}{}",
@@ -160,21 +169,7 @@ fn engine_builds_on_our_own_layout_reproducibly() {
     engine();
     let dir = tempfile::tempdir().unwrap();
     let (s, o) = setup(dir.path());
-    let build = |extra: &[&str]| {
-        let mut a = vec![
-            "build",
-            "test-hello",
-            "--engine",
-            "docker",
-            "--stagex",
-            &s,
-            "--out",
-            &o,
-        ];
-        a.extend_from_slice(extra);
-        cli(&a)
-    };
-    let r = build(&[]);
+    let r = build("test-hello", &s, &o, &[]);
     let t = text(&r);
     assert!(r.status.success(), "{t}");
     assert!(t.contains("test-base") && t.contains("present"), "{t}");
@@ -184,7 +179,7 @@ fn engine_builds_on_our_own_layout_reproducibly() {
     assert!(first.lines().any(|l| l.ends_with(" test-hello")), "{first}");
     // Present targets are not rebuilt; a removed one is, with the same digest.
     std::fs::remove_dir_all(Path::new(&o).join("test-hello")).unwrap();
-    let r = build(&["--progress=plain"]);
+    let r = build("test-hello", &s, &o, &["--progress=plain"]);
     let t = text(&r);
     assert!(r.status.success(), "{t}");
     assert!(
@@ -204,16 +199,7 @@ fn engine_failing_run_is_named_and_leaves_nothing() {
     engine();
     let dir = tempfile::tempdir().unwrap();
     let (s, o) = setup(dir.path());
-    let r = cli(&[
-        "build",
-        "test-fail",
-        "--engine",
-        "docker",
-        "--stagex",
-        &s,
-        "--out",
-        &o,
-    ]);
+    let r = build("test-fail", &s, &o, &[]);
     let t = text(&r);
     assert!(!r.status.success(), "{t}");
     assert!(t.contains("test-fail") && t.contains("exit code: 3"), "{t}");
@@ -233,16 +219,7 @@ fn engine_missing_source_is_named_before_building() {
     engine();
     let dir = tempfile::tempdir().unwrap();
     let (s, o) = setup(dir.path());
-    let r = cli(&[
-        "build",
-        "test-needs",
-        "--engine",
-        "docker",
-        "--stagex",
-        &s,
-        "--out",
-        &o,
-    ]);
+    let r = build("test-needs", &s, &o, &[]);
     let t = text(&r);
     assert!(!r.status.success(), "{t}");
     assert!(
@@ -255,17 +232,7 @@ fn engine_missing_source_is_named_before_building() {
     assert!(!Path::new(&o).join("test-needs").exists());
     assert!(!Path::new(&o).join("logs/test-needs.log").exists(), "{t}");
     // Continuing runs the Containerfile, which stops at the missing file.
-    let r = cli(&[
-        "build",
-        "test-needs",
-        "--engine",
-        "docker",
-        "--stagex",
-        &s,
-        "--out",
-        &o,
-        "--missing-sources=continue",
-    ]);
+    let r = build("test-needs", &s, &o, &["--missing-sources=continue"]);
     let t = text(&r);
     assert!(!r.status.success(), "{t}");
     assert!(Path::new(&o).join("logs/test-needs.log").exists(), "{t}");
@@ -324,11 +291,7 @@ fn engine_level_split_over_two_builders_gives_the_same_digests() {
         for t in ["test-hello", "test-other", "test-all"] {
             let _ = std::fs::remove_dir_all(Path::new(&o).join(t));
         }
-        let mut a = vec![
-            "build", "test-all", "--engine", "docker", "--stagex", &s, "--out", &o,
-        ];
-        a.extend_from_slice(extra);
-        let r = cli(&a);
+        let r = build("test-all", &s, &o, extra);
         assert!(r.status.success(), "{}", text(&r));
         (digests(&o), text(&r))
     };
@@ -390,16 +353,7 @@ fn engine_canary_stops_when_stage0_differs() {
         .status()
         .unwrap();
     assert!(cp.success());
-    let r = cli(&[
-        "build",
-        "test-user",
-        "--engine",
-        "docker",
-        "--stagex",
-        &s,
-        "--out",
-        &o,
-    ]);
+    let r = build("test-user", &s, &o, &[]);
     let t = text(&r);
     assert!(!r.status.success(), "{t}");
     assert!(

@@ -246,14 +246,10 @@ pub fn require_engine(client: &str) -> Result<EngineInfo, EngineNotReady> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::os::unix::fs::PermissionsExt;
     use std::path::Path;
 
     fn fake_client(dir: &Path, name: &str, script: &str) -> String {
-        let p = dir.join(name);
-        std::fs::write(&p, format!("#!/bin/sh\n{script}\n")).unwrap();
-        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
-        p.display().to_string()
+        crate::engine::fake_client_at(&dir.join(name), script)
     }
 
     #[test]

@@ -238,19 +238,38 @@ pub fn detect_engine(client: &str) -> std::result::Result<Engine, EngineProblem>
     Ok(Engine { server, buildx })
 }
 
+/// Writes an executable shell script at `path` standing in for a container client (tests
+/// of this module and of `doctor`), and returns its path once it can be executed.
+///
+/// Another test thread that forks while this one holds the file open for writing keeps a
+/// copy of that descriptor until its child execs, and executing the script meanwhile fails
+/// with ETXTBSY; the descriptor is gone from this process once the write returns, so the
+/// wait is short and, once over, cannot come back.
+#[cfg(test)]
+pub(crate) fn fake_client_at(path: &Path, script: &str) -> String {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::write(path, format!("#!/bin/sh\n{script}\n")).unwrap();
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    for _ in 0..2000 {
+        match Command::new(path).output() {
+            Err(e) if e.raw_os_error() == Some(libc::ETXTBSY) => {
+                std::thread::sleep(std::time::Duration::from_millis(1))
+            }
+            Err(e) => panic!("{}: {e}", path.display()),
+            Ok(_) => return path.display().to_string(),
+        }
+    }
+    panic!("{}: still busy (ETXTBSY) after 2 s", path.display());
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::os::unix::fs::PermissionsExt;
 
-    /// A shell script standing in for `docker` (a fresh name each time: rewriting a file
-    /// another thread may be exec'ing gives ETXTBSY).
+    /// A shell script standing in for `docker`, under a fresh name in `dir`.
     fn fake_client(dir: &Path, script: &str) -> String {
         let n = std::fs::read_dir(dir).unwrap().count();
-        let p = dir.join(format!("docker{n}"));
-        std::fs::write(&p, format!("#!/bin/sh\n{script}\n")).unwrap();
-        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
-        p.display().to_string()
+        fake_client_at(&dir.join(format!("docker{n}")), script)
     }
 
     fn target(stage: &str, name: &str, toml: &str, deps: &[&str]) -> (String, Target) {

@@ -48,6 +48,8 @@ pub struct Config {
     pub record_files: bool,
     /// Which engine executes the guests.
     pub engine: EngineKind,
+    /// A scratch sandbox ([`Vfs::new_scratch`]): the run never changes the host tree.
+    pub scratch: bool,
 }
 
 impl Config {
@@ -61,6 +63,7 @@ impl Config {
             source_date_epoch: 0,
             record_files: true,
             engine: EngineKind::Interp,
+            scratch: false,
         }
     }
 }
@@ -281,7 +284,12 @@ impl Kernel {
     /// A kernel with a sandbox rooted at `cfg.root`.
     pub fn new(cfg: Config, stdio: Stdio) -> Result<Kernel, SpawnError> {
         let cfg_deadline = cfg.limits.timeout.map(|t| Instant::now() + t);
-        let vfs = Vfs::new(&cfg.root).map_err(|source| SpawnError::Root {
+        let vfs = if cfg.scratch {
+            Vfs::new_scratch(&cfg.root)
+        } else {
+            Vfs::new(&cfg.root)
+        };
+        let vfs = vfs.map_err(|source| SpawnError::Root {
             root: cfg.root.clone(),
             source,
         })?;

@@ -1,22 +1,27 @@
 //! Recorded instruction traces for the page's time travel.
 //!
-//! A hand-written program is re-run from its entry one instruction at a time (the same
-//! read-only replay as `step`'s trace, [`crate::trace`]) and [`WINDOW`] of its
+//! A hand-written program is re-run from its entry under the real kernel in a scratch
+//! sandbox (the same replay as `step`'s trace, [`crate::trace`]), and [`WINDOW`] of its
 //! instructions (from the entry, or from just before its first write) are kept in a
-//! compact form the page's script replays: a table of the distinct instructions executed (address, bytes, text, source line, block, note), then
+//! compact form the page's script replays: a table of the distinct instructions executed
+//! (address, bytes, text, source line, block, note), then
 //! per executed instruction its table index and the registers and flags it changed, plus
 //! every read, write and open with the bytes moved. The page rebuilds any instant by
 //! replaying changes from the start, so nothing is stored twice.
 
+use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
+use std::ops::ControlFlow;
 use std::path::Path;
+use std::rc::Rc;
 
 use seed::sourcemap::SourceMap;
 use serde_json::{json, Value};
-use vm::cpu::{self, reg, Stop};
+use vm::{Cpu, GuestMemory};
 
-use crate::trace::{self, After, Image, Tracee};
+use crate::trace::replay::{replay, Event};
+use crate::trace::{self, Image};
 
 /// Instructions kept per program: the start of every hand-written step. Enough for the
 /// seed to read the licence header and emit the first bytes of the ELF header; the rest of
@@ -111,6 +116,8 @@ struct Io {
     fd_paths: BTreeMap<u32, String>,
     /// Guest path → (first, end) byte offsets read during the window.
     spans: BTreeMap<String, (usize, usize)>,
+    /// Each descriptor's file offset, followed through open, read, write, lseek and close.
+    offsets: BTreeMap<u32, usize>,
 }
 
 impl Io {
@@ -120,78 +127,194 @@ impl Io {
             *s = (s.0.min(from), s.1.max(end));
         }
     }
+
+    /// Records, as instruction `k`'s event, the syscall `call` (eax, ebx, ecx, edx) that
+    /// returned `ret`; `mem` is the memory after it.
+    fn returned(&mut self, k: u64, call: [u32; 4], ret: u32, mem: &GuestMemory, cwd: &str) {
+        let [nr, fd, buf, _] = call;
+        let before = self.offsets.get(&fd).copied().unwrap_or(0);
+        let moved = |n: i32, mem: &GuestMemory| {
+            let mut d = vec![0; (n as usize).min(IO_BYTES)];
+            mem.read_bytes(buf, &mut d).map(|_| d).unwrap_or_default()
+        };
+        match (nr, ret as i32) {
+            (3, n) if n >= 0 => {
+                self.span(fd, before, before + n as usize);
+                self.events
+                    .push(json!([k, "r", fd, before, hexs(&moved(n, mem)), n]));
+                self.offsets.insert(fd, before + n as usize);
+            }
+            (4, n) if n > 0 => {
+                self.events
+                    .push(json!([k, "w", fd, before, hexs(&moved(n, mem)), n]));
+                self.offsets.insert(fd, before + n as usize);
+            }
+            (5, new) if new >= 0 => {
+                let name = mem.read_cstr(fd, 4096).unwrap_or_default();
+                let p = crate::cmd::step::guest_path(cwd, &String::from_utf8_lossy(&name));
+                self.fd_paths.insert(new as u32, p.clone());
+                self.events.push(json!([k, "o", new, 0, p, 0]));
+                self.offsets.insert(new as u32, 0);
+            }
+            (6, 0) => {
+                self.offsets.remove(&fd);
+            }
+            (19, p) if p >= 0 => {
+                self.events.push(json!([k, "s", fd, p, "", 0]));
+                self.offsets.insert(fd, p as usize);
+            }
+            _ => {}
+        }
+    }
+
+    /// Turns the events before the window into its starting context: every open, and the
+    /// last read of each descriptor, marked as earlier (7th field) so the page does not
+    /// show them as happening now.
+    fn make_context(&mut self) {
+        let mut last_read: BTreeMap<u64, Value> = BTreeMap::new();
+        let mut context = Vec::new();
+        for e in std::mem::take(&mut self.events) {
+            match e[1].as_str() {
+                Some("o") => context.push(e),
+                Some("r") => {
+                    last_read.insert(e[2].as_u64().unwrap_or(0), e);
+                }
+                _ => {}
+            }
+        }
+        self.spans.clear();
+        for mut e in context.into_iter().chain(last_read.into_values()) {
+            if e[1] == "r" {
+                let (from, n) = (e[3].as_u64().unwrap_or(0), e[5].as_u64().unwrap_or(0));
+                self.span(
+                    e[2].as_u64().unwrap_or(0) as u32,
+                    from as usize,
+                    (from + n) as usize,
+                );
+            }
+            e[0] = json!(0);
+            if let Some(a) = e.as_array_mut() {
+                a.push(json!(1));
+            }
+            self.events.push(e);
+        }
+    }
 }
 
 fn hexs(d: &[u8]) -> String {
     d.iter().map(|x| format!("{x:02x}")).collect()
 }
 
-/// Serves the syscall the tracee stopped at and records it as instruction `k`'s event;
-/// returns why the replay ends, if it does.
-fn serve(t: &mut Tracee, tree: &Path, cwd: &str, k: u64, io: &mut Io) -> Option<String> {
-    let [nr, ebx, ecx, edx] = [reg::EAX, reg::EBX, reg::ECX, reg::EDX].map(|r| t.cpu.regs[r]);
-    let before = t
-        .files
-        .get(ebx as usize)
-        .and_then(|f| f.as_ref())
-        .map_or(0, |f| f.pos);
-    let path = (nr == 5)
-        .then(|| t.mem.read_cstr(ebx, 4096).ok())
-        .flatten()
-        .map(|p| String::from_utf8_lossy(&p).into_owned());
-    let mut out_bytes = vec![0; edx.min(IO_BYTES as u32) as usize];
-    if nr == 4 && t.mem.read_bytes(ecx, &mut out_bytes).is_err() {
-        out_bytes.clear();
-    }
-    let end = match t.syscall(tree) {
-        After::End(n) => Some(n),
-        After::Continue => None,
-    };
-    let ret = t.cpu.regs[reg::EAX] as i32;
-    match (nr, ret) {
-        (3, n) if n >= 0 => {
-            let mut d = vec![0; (n as usize).min(IO_BYTES)];
-            let _ = t.mem.read_bytes(ecx, &mut d);
-            io.span(ebx, before, before + n as usize);
-            io.events.push(json!([k, "r", ebx, before, hexs(&d), n]));
-        }
-        (4, n) if n > 0 => {
-            let kept = &out_bytes[..(n as usize).min(out_bytes.len())];
-            io.events.push(json!([k, "w", ebx, before, hexs(kept), n]));
-        }
-        (5, fd) if fd >= 0 => {
-            let p = crate::cmd::step::guest_path(cwd, path.as_deref().unwrap_or(""));
-            io.fd_paths.insert(fd as u32, p.clone());
-            io.events.push(json!([k, "o", fd, 0, p, 0]));
-        }
-        (19, p) if p >= 0 => io.events.push(json!([k, "s", ebx, p, "", 0])),
-        _ => {}
-    }
-    end
-}
-
 /// The instruction number of the program's first write to a file (not stdout or stderr),
 /// if it comes within [`SEEK_MAX`] instructions.
 fn first_write(tree: &Path, image: &Image<'_>) -> Option<u64> {
-    let (mut t, _) = Tracee::start(tree, image).ok()?;
-    loop {
-        let left = SEEK_MAX.saturating_sub(t.cpu.insns_retired());
-        if left == 0 {
-            return None;
+    let found = Rc::new(Cell::new(None));
+    let seen = found.clone();
+    let on = Box::new(move |e: Event<'_>| match e {
+        Event::Returned {
+            index,
+            call: [4, fd, ..],
+            ..
+        } if fd > 2 => {
+            seen.set(Some(index));
+            ControlFlow::Break(())
         }
-        match t.cpu.run(&mut t.mem, left) {
-            Stop::Syscall => {
-                let [nr, fd] = [reg::EAX, reg::EBX].map(|r| t.cpu.regs[r]);
-                if nr == 4 && fd > 2 {
-                    return Some(t.cpu.insns_retired() - 1);
-                }
-                if let After::End(_) = t.syscall(tree) {
-                    return None;
-                }
-            }
-            _ => return None,
+        _ => ControlFlow::Continue(()),
+    });
+    replay(tree, image, 0..0, SEEK_MAX, on).ok()?;
+    found.get()
+}
+
+/// What the replay's observer builds.
+#[derive(Default)]
+struct Recorded {
+    io: Io,
+    /// Registers and EFLAGS at the window's first instruction, once it is reached.
+    at_start: Option<([u32; 8], u32)>,
+    table: Vec<Insn>,
+    index_of: BTreeMap<u32, usize>,
+    order: Vec<usize>,
+    changes: String,
+    /// Registers and EFLAGS before the instruction running now.
+    before: ([u32; 8], u32),
+    /// Registers and EFLAGS after it, until its changes are written.
+    ran: Option<([u32; 8], u32)>,
+}
+
+impl Recorded {
+    fn before(&mut self, index: u64, cpu: &Cpu, mem: &GuestMemory, ctx: &Context) {
+        self.flush();
+        if index == ctx.start {
+            self.at_start = Some((cpu.regs, cpu.eflags()));
+            self.io.make_context();
         }
+        self.before = (cpu.regs, cpu.eflags());
+        let eip = cpu.eip;
+        let table = &mut self.table;
+        let idx = *self.index_of.entry(eip).or_insert_with(|| {
+            let (b, text) = vm::cpu::disassemble(mem, eip).unwrap_or_default();
+            let line = eip.checked_sub(ctx.base).and_then(|off| {
+                let o = ctx.map.origins.get(off as usize)?;
+                Some((o.file, o.line))
+            });
+            table.push(Insn {
+                eip,
+                bytes: b.iter().map(|x| format!("{x:02x}")).collect(),
+                text,
+                line,
+                note: ctx.notes.get(&eip).cloned().unwrap_or_default(),
+            });
+            table.len() - 1
+        });
+        self.order.push(idx);
     }
+
+    /// The instruction ran; its changes are written at the next event, when a syscall's
+    /// return value is known.
+    fn after(&mut self, cpu: &Cpu) {
+        self.ran = Some((cpu.regs, cpu.eflags()));
+    }
+
+    /// The syscall `index` made returned `ret`.
+    fn returned(&mut self, index: u64, call: [u32; 4], ret: u32, mem: &GuestMemory, ctx: &Context) {
+        if let Some((regs, _)) = &mut self.ran {
+            regs[vm::cpu::reg::EAX] = ret;
+        }
+        self.flush();
+        let k = index.saturating_sub(ctx.start);
+        self.io.returned(k, call, ret, mem, &ctx.cwd);
+    }
+
+    /// Writes the changes of the instruction that ran last: "r=hex" for registers 0..7
+    /// (eax ecx edx ebx esp ebp esi edi), 8 = eflags.
+    fn flush(&mut self) {
+        let Some((now_regs, now)) = self.ran.take() else {
+            return;
+        };
+        let (regs, flags) = self.before;
+        let mut first = true;
+        for (r, (old, new)) in regs.iter().zip(now_regs).enumerate() {
+            if *old != new {
+                let sep = if first { "" } else { "," };
+                let _ = write!(self.changes, "{sep}{r}={new:x}");
+                first = false;
+            }
+        }
+        if now != flags {
+            let _ = write!(self.changes, "{}8={now:x}", if first { "" } else { "," });
+        }
+        self.changes.push(';');
+    }
+}
+
+/// What the observer reads: the window's first instruction, the program's directory, its
+/// source map, where the file is loaded, `seed explain`'s notes.
+struct Context {
+    start: u64,
+    cwd: String,
+    map: SourceMap,
+    base: u32,
+    notes: BTreeMap<u32, String>,
 }
 
 /// Records [`WINDOW`] instructions of a program image and returns the page's JSON for it,
@@ -205,49 +328,9 @@ pub fn record(tree: &Path, image: &Image<'_>) -> Result<Value, String> {
         Some(w) if w >= WINDOW => w - LEAD,
         _ => 0,
     };
-    let (mut t, bytes) = Tracee::start(tree, image)?;
+    let bytes = std::fs::read(crate::cmd::step::host_path(tree, image.exe))
+        .map_err(|e| format!("{}: {e}", image.exe))?;
     let base = trace::load_base(&bytes).ok_or("no PT_LOAD maps the start of the file")?;
-    let mut io = Io::default();
-    let mut note = None;
-    while t.cpu.insns_retired() < start && note.is_none() {
-        match t.cpu.run(&mut t.mem, start - t.cpu.insns_retired()) {
-            Stop::InsnLimit => {}
-            Stop::Syscall => note = serve(&mut t, tree, image.cwd, 0, &mut io),
-            Stop::Fault(f) => note = Some(format!("the program faulted at {:#010x}", f.eip)),
-        }
-    }
-    if note.is_some() {
-        return Err(format!("the replay ended before instruction {start}"));
-    }
-    // Context from before the window: every open, and the last read of each descriptor,
-    // marked as earlier (7th field) so the page does not show them as happening now.
-    let mut last_read: BTreeMap<u64, Value> = BTreeMap::new();
-    let mut context = Vec::new();
-    for e in std::mem::take(&mut io.events) {
-        match e[1].as_str() {
-            Some("o") => context.push(e),
-            Some("r") => {
-                last_read.insert(e[2].as_u64().unwrap_or(0), e);
-            }
-            _ => {}
-        }
-    }
-    io.spans.clear();
-    for mut e in context.into_iter().chain(last_read.into_values()) {
-        if e[1] == "r" {
-            let (from, n) = (e[3].as_u64().unwrap_or(0), e[5].as_u64().unwrap_or(0));
-            io.span(
-                e[2].as_u64().unwrap_or(0) as u32,
-                from as usize,
-                (from + n) as usize,
-            );
-        }
-        e[0] = json!(0);
-        if let Some(a) = e.as_array_mut() {
-            a.push(json!(1));
-        }
-        io.events.push(e);
-    }
     // Per-address notes from `seed explain` when the file is small enough to decode.
     let notes: BTreeMap<u32, String> = seed::explain::analyse(&bytes)
         .map(|e| {
@@ -257,78 +340,51 @@ pub fn record(tree: &Path, image: &Image<'_>) -> Result<Value, String> {
                 .collect()
         })
         .unwrap_or_default();
-    let regs0 = t.cpu.regs;
-    let flags0 = t.cpu.eflags();
-    let mut table: Vec<Insn> = Vec::new();
-    let mut index_of: BTreeMap<u32, usize> = BTreeMap::new();
-    let mut order: Vec<usize> = Vec::new();
-    let mut changes = String::new();
-    for k in 0..WINDOW {
-        let (regs, flags, eip) = (t.cpu.regs, t.cpu.eflags(), t.cpu.eip);
-        let idx = *index_of.entry(eip).or_insert_with(|| {
-            let (b, text) = cpu::disassemble(&t.mem, eip).unwrap_or_default();
-            let line = eip.checked_sub(base).and_then(|off| {
-                let o = map.origins.get(off as usize)?;
-                Some((o.file, o.line))
-            });
-            table.push(Insn {
-                eip,
-                bytes: b.iter().map(|x| format!("{x:02x}")).collect(),
-                text,
-                line,
-                note: notes.get(&eip).cloned().unwrap_or_default(),
-            });
-            table.len() - 1
-        });
-        order.push(idx);
-        let stop = t.cpu.run(&mut t.mem, 1);
-        let mut ended = false;
-        if let Stop::Syscall = stop {
-            if let Some(n) = serve(&mut t, tree, image.cwd, k, &mut io) {
-                note = Some(n);
-                ended = true;
-            }
+    let ctx = Rc::new(Context {
+        start,
+        cwd: image.cwd.to_string(),
+        map,
+        base,
+        notes,
+    });
+    let rec = Rc::new(RefCell::new(Recorded::default()));
+    let (sink, c) = (rec.clone(), ctx.clone());
+    let on = Box::new(move |e: Event<'_>| {
+        let mut r = sink.borrow_mut();
+        match e {
+            Event::Before { index, cpu, mem } => r.before(index, cpu, mem, &c),
+            Event::After { cpu } => r.after(cpu),
+            Event::Returned {
+                index,
+                call,
+                ret,
+                mem,
+            } => r.returned(index, call, ret, mem, &c),
         }
-        if let Stop::Fault(f) = stop {
-            note = Some(format!(
-                "the program faulted at {:#010x}: {:?}",
-                f.eip, f.kind
-            ));
-            ended = true;
-        }
-        // Changes: "r=hex" for registers 0..7 (eax ecx edx ebx esp ebp esi edi), 8 = eflags.
-        let mut first = true;
-        for (r, (old, new)) in regs.iter().zip(t.cpu.regs).enumerate() {
-            if *old != new {
-                let sep = if first { "" } else { "," };
-                let _ = write!(changes, "{sep}{r}={new:x}");
-                first = false;
-            }
-        }
-        let now = t.cpu.eflags();
-        if now != flags {
-            let _ = write!(changes, "{}8={now:x}", if first { "" } else { "," });
-        }
-        changes.push(';');
-        if ended {
-            break;
-        }
-    }
+        ControlFlow::Continue(())
+    });
+    let note = replay(tree, image, start..start + WINDOW, start + WINDOW, on)?;
+    let mut rec = rec.take();
+    rec.flush();
+    let Some((regs0, flags0)) = rec.at_start else {
+        return Err(format!("the replay ended before instruction {start}"));
+    };
+    let map = &ctx.map;
     Ok(json!({
         "start": start,
-        "shown": order.len(),
+        "shown": rec.order.len(),
         "note": note,
         "regs0": regs0,
         "flags0": flags0,
         "regNames": trace::REG_NAMES,
         "flagBits": trace::FLAG_NAMES.iter().map(|(b, n)| json!([b, n])).collect::<Vec<_>>(),
-        "insns": insn_table(&table, &map),
-        "order": order,
-        "changes": changes,
-        "io": io.events,
-        "fds": io.fd_paths,
-        "inputs": inputs(tree, &io.spans),
-        "source": source_context(&table, &map),
+        "insns": insn_table(&rec.table, map),
+        "order": rec.order,
+        "changes": std::mem::take(&mut rec.changes),
+        "io": rec.io.events,
+        "fds": rec.io.fd_paths,
+        "inputs": inputs(tree, &rec.io.spans),
+        "source": source_context(&rec.table, map),
         "files": map.files.iter().map(|f| f.name.clone()).collect::<Vec<_>>(),
     }))
 }

@@ -67,6 +67,10 @@ pub enum EngineError {
     /// The cross-check saw the two engines disagree.
     #[error("{0}")]
     Divergence(Box<lockstep::Divergence>),
+    /// A wrapping engine ended the run on purpose (an instruction trace reached the end
+    /// of its window); the text says why.
+    #[error("{0}")]
+    Stopped(String),
     /// This build lacks the engine asked for.
     #[error("the {0} engine is not in this build (cargo feature `unicorn`)")]
     Unavailable(&'static str),

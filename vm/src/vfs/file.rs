@@ -66,6 +66,23 @@ impl FileNode {
         }
     }
 
+    /// A node that exists only in memory (a file a scratch sandbox created), open once.
+    pub(crate) fn in_memory(guest: Vec<u8>, key: FileKey) -> FileNode {
+        FileNode {
+            guest,
+            key,
+            host: None,
+            host_writable: false,
+            data: Vec::new(),
+            resident: true,
+            digest: None,
+            dirty: false,
+            unlinked: false,
+            written: true,
+            descriptions: 1,
+        }
+    }
+
     /// SHA-256 (hex) of the current contents.
     pub fn sha256(&self) -> String {
         match (&self.digest, self.resident) {

@@ -30,6 +30,17 @@ pub struct FileKey {
     ino: u64,
 }
 
+impl FileKey {
+    /// The key of the `n`th file a scratch sandbox created in memory: device `u64::MAX`,
+    /// which no host file has.
+    pub(crate) fn in_memory(n: u64) -> FileKey {
+        FileKey {
+            dev: u64::MAX,
+            ino: n,
+        }
+    }
+}
+
 /// Opens the host directory that becomes the guest's `/`.
 pub fn open_root(path: &Path) -> io::Result<Dir> {
     Dir::open_ambient_dir(path, cap_std::ambient_authority())

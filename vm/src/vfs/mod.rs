@@ -6,6 +6,10 @@
 //! the host handle they were opened with. Metadata the guest can observe is fixed: the
 //! umask is 022 and new files get exactly the mode the guest asked for (minus the umask and
 //! any setuid, setgid or sticky bit, which never reach the host).
+//!
+//! A scratch sandbox ([`Vfs::new_scratch`]) never changes the host tree: it reads the tree,
+//! keeps what the guests write in memory for its whole life, and refuses calls that change
+//! names. An instruction trace replays a finished step in its tree this way.
 
 pub mod file;
 pub mod host;
@@ -51,6 +55,10 @@ pub struct Vfs {
     nodes: HashMap<FileKey, FileRef>,
     /// Nodes holding a host handle right now.
     open_files: usize,
+    /// Scratch mode: nothing is written to the host.
+    scratch: bool,
+    /// Files a scratch sandbox created, by normalised guest path (they exist only here).
+    created: HashMap<Vec<u8>, FileRef>,
 }
 
 fn errno(e: io::Error) -> Errno {
@@ -73,7 +81,38 @@ impl Vfs {
             root: Rc::new(dir),
             nodes: HashMap::new(),
             open_files: 0,
+            scratch: false,
+            created: HashMap::new(),
         })
+    }
+
+    /// A scratch sandbox on `root`: the guests see the tree and their own changes, the
+    /// host tree never changes. Files written or created stay in memory as long as the
+    /// `Vfs` lives (never written back); mkdir, rmdir, unlink, rename and symlink fail with
+    /// EROFS; chmod and fchmod succeed and change nothing. Files it created are found by
+    /// open and execve, not by stat.
+    pub fn new_scratch(root: &Path) -> io::Result<Vfs> {
+        let mut v = Vfs::new(root)?;
+        v.scratch = true;
+        Ok(v)
+    }
+
+    /// Whether this is a scratch sandbox.
+    pub fn is_scratch(&self) -> bool {
+        self.scratch
+    }
+
+    /// The in-memory file a scratch sandbox created at `r`, if any.
+    fn created_at(&self, r: &Resolved) -> Option<FileRef> {
+        self.created.get(&r.guest).cloned()
+    }
+
+    /// Fails with EROFS in a scratch sandbox (a call that would change names on the host).
+    fn changes_names(&self) -> Result<(), Errno> {
+        if self.scratch {
+            return Err(Errno::EROFS);
+        }
+        Ok(())
     }
 
     /// The host directory that is the guest's `/` (for host programs run in the sandbox
@@ -84,11 +123,18 @@ impl Vfs {
 
     /// Resolves a guest path (see [`path::resolve`]).
     pub fn resolve(&self, cwd: &[u8], path: &[u8], follow: bool) -> Result<Resolved, Errno> {
-        path::resolve(&self.root, cwd, path, follow)
+        let mut r = path::resolve(&self.root, cwd, path, follow)?;
+        if r.kind.is_none() && self.created.contains_key(&r.guest) {
+            r.kind = Some(NodeKind::File);
+        }
+        Ok(r)
     }
 
     /// Reads a whole file as the guest sees it (including unsaved writes), for execve.
     pub fn read_whole(&self, r: &Resolved) -> Result<Vec<u8>, Errno> {
+        if let Some(n) = self.created_at(r) {
+            return Ok(n.borrow().data.clone());
+        }
         match (r.kind, &r.name) {
             (None, _) => Err(Errno::ENOENT),
             (Some(NodeKind::File), Some(name)) => {
@@ -137,7 +183,16 @@ impl Vfs {
                 if flags & oflag::CREAT != 0 && flags & oflag::EXCL != 0 {
                     return Err(Errno::EEXIST);
                 }
-                let node = self.open_existing(&r.parent, name, &r.guest, write)?;
+                let node = match self.created_at(&r) {
+                    Some(n) => {
+                        n.borrow_mut().descriptions += 1;
+                        n
+                    }
+                    // A scratch sandbox reads the host file and keeps writes in memory.
+                    None => {
+                        self.open_existing(&r.parent, name, &r.guest, write && !self.scratch)?
+                    }
+                };
                 if flags & oflag::TRUNC != 0 && write {
                     let mut n = node.borrow_mut();
                     n.data.clear();
@@ -154,6 +209,16 @@ impl Vfs {
                 // open("name/", O_CREAT) names a directory that is not there.
                 if path.last() == Some(&b'/') {
                     return Err(Errno::EISDIR);
+                }
+                if self.scratch {
+                    let key = FileKey::in_memory(self.created.len() as u64);
+                    let n = Rc::new(RefCell::new(FileNode::in_memory(r.guest.clone(), key)));
+                    self.created.insert(r.guest, n.clone());
+                    return Ok(OpenFile {
+                        handle: Handle::File(n),
+                        offset: 0,
+                        flags,
+                    });
                 }
                 self.reserve_host_file()?;
                 // Created on the host now, so lookups by other calls see it.
@@ -233,7 +298,8 @@ impl Vfs {
             n.descriptions = n.descriptions.saturating_sub(1);
             n.descriptions == 0
         };
-        if !last {
+        // A scratch sandbox keeps every file it knows in memory: the host has older bytes.
+        if !last || self.scratch {
             return Ok(());
         }
         let res = self.write_back(&mut node.borrow_mut());
@@ -253,7 +319,7 @@ impl Vfs {
     /// Forgets `node` if nothing but the table refers to it any more (a running image's
     /// record let go of it).
     pub fn forget(&mut self, node: FileRef) {
-        if node.borrow().descriptions == 0 {
+        if node.borrow().descriptions == 0 && !self.scratch {
             self.drop_if_unreferenced(&node);
         }
     }
@@ -273,7 +339,7 @@ impl Vfs {
     }
 
     fn write_back(&self, n: &mut FileNode) -> Result<(), WriteBackError> {
-        if !n.dirty || n.unlinked || !n.resident {
+        if !n.dirty || n.unlinked || !n.resident || self.scratch {
             return Ok(());
         }
         let err = |source| WriteBackError {
@@ -303,7 +369,9 @@ impl Vfs {
     /// open reads the host file again (a host program is about to run in the sandbox).
     pub fn forget_unused(&mut self) -> Result<(), WriteBackError> {
         self.sync()?;
-        self.nodes.retain(|_, n| n.borrow().descriptions > 0);
+        if !self.scratch {
+            self.nodes.retain(|_, n| n.borrow().descriptions > 0);
+        }
         Ok(())
     }
 
@@ -315,6 +383,7 @@ impl Vfs {
 
     /// unlink(2).
     pub fn unlink(&mut self, cwd: &[u8], path: &[u8]) -> Result<(), Errno> {
+        self.changes_names()?;
         let r = self.resolve(cwd, path, false)?;
         let name = match (r.kind, &r.name) {
             (None, _) => return Err(Errno::ENOENT),
@@ -343,6 +412,7 @@ impl Vfs {
 
     /// mkdir(2).
     pub fn mkdir(&mut self, cwd: &[u8], path: &[u8], mode: u32, umask: u32) -> Result<(), Errno> {
+        self.changes_names()?;
         let r = self.resolve(cwd, path, false)?;
         match (r.kind, &r.name) {
             (None, Some(name)) => host::create_dir(&r.parent, name, mode & !umask).map_err(errno),
@@ -352,6 +422,7 @@ impl Vfs {
 
     /// rmdir(2).
     pub fn rmdir(&mut self, cwd: &[u8], path: &[u8]) -> Result<(), Errno> {
+        self.changes_names()?;
         let r = self.resolve(cwd, path, false)?;
         match (r.kind, &r.name) {
             (None, _) => Err(Errno::ENOENT),
@@ -364,6 +435,7 @@ impl Vfs {
     /// rename(2), for regular files, links and directories inside the root. An open file
     /// keeps its host handle, so it follows the rename (or, replaced, is never written back).
     pub fn rename(&mut self, cwd: &[u8], from: &[u8], to: &[u8]) -> Result<(), Errno> {
+        self.changes_names()?;
         let a = self.resolve(cwd, from, false)?;
         let b = self.resolve(cwd, to, false)?;
         if a.kind.is_none() {
@@ -405,6 +477,7 @@ impl Vfs {
         let r = self.resolve(cwd, path, true)?;
         match (r.kind, &r.name) {
             (None, _) => Err(Errno::ENOENT),
+            _ if self.scratch => Ok(()),
             (_, None) => host::set_dir_mode(&r.parent, mode).map_err(errno),
             (_, Some(name)) => host::set_mode_at(&r.parent, name, mode).map_err(errno),
         }
@@ -412,6 +485,9 @@ impl Vfs {
 
     /// fchmod(2) on an open regular file, through its host handle.
     pub fn fchmod(&mut self, node: &FileRef, mode: u32) -> Result<(), Errno> {
+        if self.scratch {
+            return Ok(());
+        }
         match node.borrow().host.as_ref() {
             Some(f) => host::set_file_mode(f, mode).map_err(errno),
             None => Err(Errno::EBADF),
@@ -427,6 +503,10 @@ impl Vfs {
         let Some(kind) = r.kind else {
             return Err(Errno::ENOENT);
         };
+        // A scratch sandbox keeps no modes for the files it created.
+        if self.created.contains_key(&r.guest) {
+            return Ok(());
+        }
         if mode & 1 != 0 && kind != NodeKind::Dir {
             let m = match &r.name {
                 Some(name) => host::mode_at(&r.parent, name),
@@ -442,6 +522,7 @@ impl Vfs {
     /// symlink(2): the guest reads back the text it gave, and resolves it as a guest path;
     /// the host keeps a text no host lookup can follow out of the root ([`host`]).
     pub fn symlink(&mut self, cwd: &[u8], target: &[u8], link: &[u8]) -> Result<(), Errno> {
+        self.changes_names()?;
         if target.is_empty() {
             return Err(Errno::ENOENT);
         }

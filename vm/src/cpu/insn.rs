@@ -129,6 +129,25 @@ impl Insn {
         self.kind.ends_block()
     }
 
+    /// The flags it leaves undefined: its kind's, narrowed by an immediate shift count
+    /// (a shift or rotate by 1 defines OF; by 0 it changes no flag). A count in CL is
+    /// only known when it runs, so those keep the kind's set.
+    pub fn flags_undefined(&self) -> u32 {
+        let undefined = self.kind.flags_undefined();
+        let count = match self.kind {
+            Kind::Shl | Kind::Shr | Kind::Sar | Kind::Rol | Kind::Ror | Kind::Rcl | Kind::Rcr => {
+                self.operand(1)
+            }
+            Kind::Shld | Kind::Shrd => self.operand(2),
+            _ => return undefined,
+        };
+        match count {
+            Operand::Imm(n) if n & 31 == 0 => 0,
+            Operand::Imm(n) if n & 31 == 1 => undefined & !super::flags::bit::OF,
+            _ => undefined,
+        }
+    }
+
     /// The guest bytes it stores to when it runs with registers `regs` and direction flag
     /// `df` (the state before it): `(address, length)` ranges, in no particular order.
     /// A `rep` string store covers every iteration (ECX of them).

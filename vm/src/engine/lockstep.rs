@@ -7,9 +7,10 @@
 //! - the stop (syscall, fault kind and address) must match;
 //! - the eight registers and eip must match;
 //! - EFLAGS must match in CF PF AF ZF SF DF OF, except the bits the instruction leaves
-//!   undefined (per iced-x86's tables); those are copied from A to B to stay in step;
+//!   undefined (per the op list, [`Insn::flags_undefined`]); those are copied from A to B
+//!   to stay in step;
 //! - the memory either side wrote must match: B's stores as its engine reports them (the
-//!   unicorn write hook) and A's as decoded from the instruction's memory operands.
+//!   unicorn write hook) and A's as the op list computes them ([`Insn::stores`]).
 //!
 //! At syscalls the whole address space is compared too: always where the OS's syscall
 //! descriptions say the image is copied, replaced or ends (fork, execve, exit; every
@@ -24,12 +25,9 @@ use std::cell::Cell;
 use std::fmt;
 use std::rc::Rc;
 
-use iced_x86::{Decoder, DecoderOptions, FlowControl, Instruction, InstructionInfoFactory};
-use iced_x86::{OpAccess, Register, RflagsBits};
-
 use super::{Engine, EngineError, MappedPages, State, SyscallAbi, SyscallMemory};
 use crate::cpu::flags::bit;
-use crate::cpu::{self, Stop};
+use crate::cpu::{self, Insn, Stop};
 use crate::memory::{GuestMemory, WriteLogId, PAGE_SIZE};
 
 /// What a cross-check compared so far.
@@ -64,7 +62,6 @@ pub struct Lockstep {
     pages: MappedPages,
     counts: SharedCounts,
     since_full: u64,
-    info: InstructionInfoFactory,
     /// What the OS does at each syscall (None: compare everything at every syscall).
     abi: Option<&'static dyn SyscallAbi>,
     /// The lockstep's own log of the stores into the process memory.
@@ -82,7 +79,6 @@ impl Lockstep {
             pages: MappedPages::default(),
             counts,
             since_full: 0,
-            info: InstructionInfoFactory::new(),
             abi: None,
             log: None,
         }
@@ -134,7 +130,8 @@ impl Lockstep {
     /// One instruction on both engines, compared.
     fn step(&mut self, mem: &mut GuestMemory) -> Result<Stop, EngineError> {
         let before = self.a.state();
-        let insn = decode(mem, before.eip);
+        // Described before it runs: a store may overwrite its own bytes.
+        let insn = cpu::describe(mem, before.eip).ok();
         let stop_a = self.a.run(mem, 1)?;
         let shadow = self.shadow.as_mut().expect("synced");
         let stop_b = self.b.run(shadow, 1)?;
@@ -158,10 +155,7 @@ impl Lockstep {
                 after_a.eip, after_b.eip
             ));
         }
-        let undefined = insn
-            .as_ref()
-            .map(|i| eflags_bits(i.rflags_undefined()))
-            .unwrap_or(0);
+        let undefined = insn.as_ref().map_or(0, Insn::flags_undefined);
         let compared = COMPARED_FLAGS & !undefined;
         let flag_diff = (after_a.eflags ^ after_b.eflags) & COMPARED_FLAGS;
         if flag_diff & compared != 0 {
@@ -178,7 +172,7 @@ impl Lockstep {
         let shadow = self.shadow.as_ref().expect("synced");
         let mut ranges: Vec<(u32, u32)> = self.b.last_writes().unwrap_or(&[]).to_vec();
         if let Some(i) = &insn {
-            ranges.extend(stores(&mut self.info, i, &before));
+            ranges.extend(i.stores(&before.regs, before.eflags & bit::DF != 0));
         }
         if let Some(d) = first_memory_difference(mem, shadow, &ranges) {
             diffs.push(d);
@@ -213,9 +207,7 @@ impl Lockstep {
             mem.take_writes(log);
         }
         self.since_full += 1;
-        let ends_block = insn
-            .as_ref()
-            .is_none_or(|i| i.flow_control() != FlowControl::Next);
+        let ends_block = insn.as_ref().is_none_or(Insn::ends_block);
         self.count(|c| {
             c.instructions += 1;
             c.blocks += ends_block as u64;
@@ -289,79 +281,6 @@ fn mark_all(mem: &mut GuestMemory, pages: &[u32]) {
 }
 
 const REG_NAMES: [&str; 8] = ["eax", "ecx", "edx", "ebx", "esp", "ebp", "esi", "edi"];
-
-/// The instruction at `eip`, if its bytes are mapped and decode.
-fn decode(mem: &GuestMemory, eip: u32) -> Option<Instruction> {
-    let mut bytes = [0u8; 15];
-    let mut n = 0;
-    while n < bytes.len() {
-        match mem.read_u8(eip.wrapping_add(n as u32)) {
-            Ok(b) => bytes[n] = b,
-            Err(_) => break,
-        }
-        n += 1;
-    }
-    let mut d = Decoder::with_ip(32, &bytes[..n], eip as u64, DecoderOptions::NONE);
-    let i = d.decode();
-    (!i.is_invalid()).then_some(i)
-}
-
-/// The memory `insn` stores to, computed from the registers before it ran.
-fn stores(
-    info: &mut InstructionInfoFactory,
-    insn: &Instruction,
-    before: &State,
-) -> Vec<(u32, u32)> {
-    let value = |r: Register, _: usize, _: usize| -> Option<u64> {
-        let i = match r {
-            Register::EAX => 0,
-            Register::ECX => 1,
-            Register::EDX => 2,
-            Register::EBX => 3,
-            Register::ESP => 4,
-            Register::EBP => 5,
-            Register::ESI => 6,
-            Register::EDI => 7,
-            // Flat segments: every base is 0.
-            Register::ES | Register::CS | Register::SS | Register::DS => return Some(0),
-            _ => return None,
-        };
-        Some(before.regs[i] as u64)
-    };
-    info.info(insn)
-        .used_memory()
-        .iter()
-        .filter(|m| {
-            matches!(
-                m.access(),
-                OpAccess::Write
-                    | OpAccess::CondWrite
-                    | OpAccess::ReadWrite
-                    | OpAccess::ReadCondWrite
-            )
-        })
-        .filter_map(|m| {
-            let addr = m.virtual_address(0, value)? as u32;
-            Some((addr, m.memory_size().size().max(1) as u32))
-        })
-        .collect()
-}
-
-/// iced-x86's flag set as EFLAGS bits.
-fn eflags_bits(f: u32) -> u32 {
-    const MAP: [(u32, u32); 7] = [
-        (RflagsBits::OF, bit::OF),
-        (RflagsBits::SF, bit::SF),
-        (RflagsBits::ZF, bit::ZF),
-        (RflagsBits::AF, bit::AF),
-        (RflagsBits::CF, bit::CF),
-        (RflagsBits::PF, bit::PF),
-        (RflagsBits::DF, bit::DF),
-    ];
-    MAP.iter()
-        .filter(|(ours, _)| f & ours != 0)
-        .fold(0, |acc, (_, b)| acc | b)
-}
 
 /// "CF ZF" for the set bits.
 fn flag_names(bits: u32) -> String {

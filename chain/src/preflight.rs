@@ -1,8 +1,37 @@
 //! Checks a tree before anything runs, naming each problem with how to fix it.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::plan::{Layout, Plan};
+
+/// One reason a tree is not ready, with how to fix it (the text says both).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Problem {
+    /// The tree is not there.
+    #[error("tree {} does not exist or is not a directory{}", .tree.display(), .hint.as_deref().map(|h| format!("; {h}")).unwrap_or_default())]
+    NoTree { tree: PathBuf, hint: Option<String> },
+    /// A source or seed the chain needs is missing.
+    #[error("{} is missing: {fix}", .path.display())]
+    Missing { path: PathBuf, fix: String },
+    /// A seed is not the published one.
+    #[error(
+        "{path} has sha256 {got}, not the published seed's {want}; restore it from bootstrap-seeds"
+    )]
+    WrongSeed {
+        path: String,
+        got: String,
+        want: &'static str,
+    },
+    /// The `--script` file could not be read.
+    #[error("the script could not be read")]
+    ScriptUnreadable,
+    /// The chain's script has no commands.
+    #[error("the chain's script lists no commands")]
+    NoCommands,
+    /// The answers file is unreadable or has a bad line.
+    #[error("answers file {}{message}", .path.display())]
+    Answers { path: PathBuf, message: String },
+}
 
 /// SHA-256 of the published x86 seeds (bootstrap-seeds/POSIX/x86).
 pub const HEX0_SEED_SHA256: &str =
@@ -34,34 +63,37 @@ fn seed_part(layout: Layout) -> (&'static str, &'static str) {
 
 /// Checks for a custom chain (`--script`): the tree exists, the script has commands, the
 /// answers file parses.
-pub fn check_custom(tree: &Path, plan: Option<&Plan>, answers: Option<&Path>) -> Vec<String> {
+pub fn check_custom(tree: &Path, plan: Option<&Plan>, answers: Option<&Path>) -> Vec<Problem> {
     let mut problems = Vec::new();
     if !tree.is_dir() {
-        problems.push(format!(
-            "tree {} does not exist or is not a directory",
-            tree.display()
-        ));
+        problems.push(Problem::NoTree {
+            tree: tree.to_path_buf(),
+            hint: None,
+        });
         return problems;
     }
     match plan {
-        None => problems.push("the script could not be read".into()),
-        Some(p) if p.steps.is_empty() => problems.push("the script lists no commands".into()),
+        None => problems.push(Problem::ScriptUnreadable),
+        Some(p) if p.steps.is_empty() => problems.push(Problem::NoCommands),
         _ => {}
     }
     check_answers(answers, &mut problems);
     problems
 }
 
-fn check_answers(answers: Option<&Path>, problems: &mut Vec<String>) {
+fn check_answers(answers: Option<&Path>, problems: &mut Vec<Problem>) {
     if let Some(a) = answers {
-        match std::fs::read_to_string(a) {
-            Ok(text) => {
-                if let Err(crate::LineError { line, message: msg }) = crate::answers::parse(&text) {
-                    problems.push(format!("answers file {}:{line}: {msg}", a.display()));
-                }
-            }
-            Err(e) => problems.push(format!("answers file {} is not readable: {e}", a.display())),
-        }
+        let message = match std::fs::read_to_string(a) {
+            Ok(text) => match crate::answers::parse(&text) {
+                Err(crate::LineError { line, message }) => format!(":{line}: {message}"),
+                Ok(_) => return,
+            },
+            Err(e) => format!(" is not readable: {e}"),
+        };
+        problems.push(Problem::Answers {
+            path: a.to_path_buf(),
+            message,
+        });
     }
 }
 
@@ -71,7 +103,7 @@ pub fn check(
     plan: Option<&Plan>,
     layout: Layout,
     answers: Option<&Path>,
-) -> Vec<String> {
+) -> Vec<Problem> {
     let mut problems = Vec::new();
     if !tree.is_dir() {
         let hint = match layout {
@@ -80,10 +112,10 @@ pub fn check(
                 "lay one out with: stage0-tree MIRROR_ROOT DEST stagex (see README)".into()
             }
         };
-        problems.push(format!(
-            "tree {} does not exist or is not a directory; {hint}",
-            tree.display()
-        ));
+        problems.push(Problem::NoTree {
+            tree: tree.to_path_buf(),
+            hint: Some(hint),
+        });
         return problems;
     }
     for (dir, marker) in std::iter::once(seed_part(layout)).chain(SOURCES.iter().copied()) {
@@ -98,7 +130,7 @@ pub fn check(
                 Layout::Upstream => format!("the {dir} submodule is not checked out; run: git submodule update --init --recursive (or {CLONE_HINT})"),
                 Layout::Stagex => format!("{dir} is missing from the StageX root; lay it out again with stage0-tree ... stagex"),
             };
-            problems.push(format!("{} is missing: {fix}", p.display()));
+            problems.push(Problem::Missing { path: p, fix });
         }
     }
     let seeds: &[(&str, &str)] = match layout {
@@ -115,13 +147,17 @@ pub fn check(
         if let Ok(data) = std::fs::read(tree.join(path)) {
             let got = vm::record::sha256_hex(&data);
             if got != *want {
-                problems.push(format!("{path} has sha256 {got}, not the published seed's {want}; restore it from bootstrap-seeds"));
+                problems.push(Problem::WrongSeed {
+                    path: path.to_string(),
+                    got,
+                    want,
+                });
             }
         }
     }
     if let Some(plan) = plan {
         if plan.steps.is_empty() {
-            problems.push("the chain's script lists no commands".into());
+            problems.push(Problem::NoCommands);
         }
     }
     check_answers(answers, &mut problems);
@@ -154,7 +190,11 @@ mod tests {
             let problems = check(d.path(), None, layout, None);
             assert_eq!(problems.len(), 1, "{layout:?}: {problems:?}");
             assert!(
-                problems[0].contains("not the published seed"),
+                matches!(&problems[0], Problem::WrongSeed { want, .. } if *want == HEX0_SEED_SHA256),
+                "{problems:?}"
+            );
+            assert!(
+                problems[0].to_string().contains("not the published seed"),
                 "{problems:?}"
             );
         }

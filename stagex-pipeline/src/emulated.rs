@@ -75,6 +75,7 @@ pub fn run_in_emulator(root: &Path, log: Option<&Path>, quiet: bool) -> Result<E
     let plan = chain::plan(root, Layout::Stagex).map_err(|e| Error::Emulator(e.to_string()))?;
     let problems = preflight::check(root, Some(&plan), Layout::Stagex, None);
     if !problems.is_empty() {
+        let problems: Vec<String> = problems.iter().map(ToString::to_string).collect();
         return Err(Error::Emulator(format!(
             "the laid-out root is not ready: {}",
             problems.join("; ")

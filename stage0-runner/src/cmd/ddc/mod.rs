@@ -100,6 +100,7 @@ fn ddc_inner(a: &DdcArgs) -> Result<bool, String> {
     let answers_path = a.tree.join("x86.answers");
     let problems = preflight::check(&a.tree, Some(&plan), Layout::Upstream, Some(&answers_path));
     if !problems.is_empty() {
+        let problems: Vec<String> = problems.iter().map(ToString::to_string).collect();
         return Err(format!("the tree is not ready: {}", problems.join("; ")));
     }
     let started = std::time::Instant::now();

@@ -77,7 +77,7 @@ fn stage0_root_is_laid_out_from_fetched_sources() {
     assert_eq!(plan.steps.len(), 3);
     assert_eq!(
         preflight::check(&root, Some(&plan), Layout::Stagex, None),
-        Vec::<String>::new()
+        Vec::<preflight::Problem>::new()
     );
     // Same files as the shell lay-out (stage0-tree ... stagex), when one is given.
     if let Some(reference) = std::env::var_os("STAGEX_ROOT") {

@@ -4,7 +4,7 @@
 
 #![cfg(unix)]
 
-use stage0_runner::trace::{self, Image, Window};
+use stage0_runner::trace::{self, Image, TracedInsn, Window};
 use stage0_testkit::adversary::{nr, s, script, Arg, Op};
 use stage0_testkit::Sandbox;
 
@@ -42,19 +42,17 @@ fn image() -> Image<'static> {
     }
 }
 
+/// A sandbox holding the program as /p, and the trace of instructions `from..to`.
+fn traced(name: &str, from: u64, to: u64) -> (Sandbox, Vec<TracedInsn>, Option<String>) {
+    let sb = Sandbox::new(name);
+    sb.put("/p", &writer_that_forks());
+    let (insns, note) = trace::trace_image(&sb.root, &image(), Window { from, to }).unwrap();
+    (sb, insns, note)
+}
+
 #[test]
 fn a_trace_runs_past_fork_reads_its_own_writes_and_leaves_the_tree_alone() {
-    let sb = Sandbox::new("trace-fork");
-    sb.put("/p", &writer_that_forks());
-    let (insns, note) = trace::trace_image(
-        &sb.root,
-        &image(),
-        Window {
-            from: 0,
-            to: 100_000,
-        },
-    )
-    .unwrap();
+    let (sb, insns, note) = traced("trace-fork", 0, 100_000);
     assert_eq!(note.as_deref(), Some("the program exited with status 0"));
     let syscalls: Vec<&Vec<String>> = insns
         .iter()
@@ -89,18 +87,8 @@ fn a_trace_runs_past_fork_reads_its_own_writes_and_leaves_the_tree_alone() {
 
 #[test]
 fn a_window_shows_exactly_its_instructions_and_ends_without_a_note() {
-    let sb = Sandbox::new("trace-window");
-    sb.put("/p", &writer_that_forks());
-    let (all, _) = trace::trace_image(
-        &sb.root,
-        &image(),
-        Window {
-            from: 0,
-            to: 100_000,
-        },
-    )
-    .unwrap();
-    let (part, note) = trace::trace_image(&sb.root, &image(), Window { from: 3, to: 9 }).unwrap();
+    let (_, all, _) = traced("trace-window", 0, 100_000);
+    let (_, part, note) = traced("trace-window", 3, 9);
     assert_eq!(note, None);
     assert_eq!(
         part.iter().map(|i| i.index).collect::<Vec<_>>(),

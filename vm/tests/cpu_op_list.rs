@@ -340,6 +340,18 @@ fn eflags_bits(f: u32) -> u32 {
     .fold(0, |acc, (_, b)| acc | b)
 }
 
+/// The instruction `code` as we describe it and as iced-x86 decodes it, with the flags
+/// iced's tables say it writes and leaves undefined.
+fn with_iced(code: &[u8]) -> (vm::cpu::Insn, iced_x86::Instruction, u32, u32) {
+    let tracked = OF | SF | ZF | AF | CF | PF | DF;
+    let (_, mem) = guest(code);
+    let insn = describe(&mem, CODE).expect("decodes");
+    let iced = Decoder::with_ip(32, code, CODE as u64, DecoderOptions::NONE).decode();
+    let written = eflags_bits(iced.rflags_modified()) & tracked;
+    let undefined = eflags_bits(iced.rflags_undefined()) & tracked;
+    (insn, iced, written, undefined)
+}
+
 /// An immediate shift count narrows the undefined flags as iced-x86's per-encoding tables
 /// do (by 1: OF is defined).
 #[test]
@@ -358,13 +370,9 @@ fn undefined_flags_of_immediate_shifts_match_iced_x86s_tables() {
         asm(|a| a.shl(eax, cl)),
         asm(|a| a.add(eax, 1)),
     ];
-    let tracked = OF | SF | ZF | AF | CF | PF | DF;
     let mut mismatches = Vec::new();
     for code in cases {
-        let (_, mem) = guest(&code);
-        let insn = describe(&mem, CODE).expect("decodes");
-        let iced = Decoder::with_ip(32, &code, CODE as u64, DecoderOptions::NONE).decode();
-        let undefined = eflags_bits(iced.rflags_undefined()) & tracked;
+        let (insn, iced, _, undefined) = with_iced(&code);
         if insn.flags_undefined() != undefined {
             mismatches.push(format!(
                 "{iced}: undefined {:#x}, iced-x86 {undefined:#x}",
@@ -425,14 +433,9 @@ fn declared_flags_match_iced_x86s_tables() {
         asm(|a| a.sahf()),
         asm(|a| a.lahf()),
     ];
-    let tracked = OF | SF | ZF | AF | CF | PF | DF;
     let mut mismatches = Vec::new();
     for code in cases {
-        let (_, mem) = guest(&code);
-        let insn = describe(&mem, CODE).expect("decodes");
-        let iced = Decoder::with_ip(32, &code, CODE as u64, DecoderOptions::NONE).decode();
-        let written = eflags_bits(iced.rflags_modified()) & tracked;
-        let undefined = eflags_bits(iced.rflags_undefined()) & tracked;
+        let (insn, iced, written, undefined) = with_iced(&code);
         let k = insn.kind;
         if k.flags_written() != written || k.flags_undefined() != undefined {
             mismatches.push(format!(

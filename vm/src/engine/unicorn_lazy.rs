@@ -350,52 +350,57 @@ impl Live {
         Ok(())
     }
 
-    /// Copies `[addr, addr+len)` from unicorn into `mem`, up to the first unmapped page.
-    fn sync_range(&self, mem: &mut GuestMemory, addr: u32, len: u32) -> Result<(), UnicornError> {
+    /// Calls `f(mem, address, length)` for each piece of `[addr, addr+len)` that lies in
+    /// one page and holds at most `chunk` bytes, while its page is mapped on both sides;
+    /// `f` returns whether to go on.
+    fn each_piece(
+        &self,
+        mem: &mut GuestMemory,
+        addr: u32,
+        len: u32,
+        chunk: usize,
+        mut f: impl FnMut(&mut GuestMemory, u64, usize) -> Result<bool, UnicornError>,
+    ) -> Result<(), UnicornError> {
         let mut a = addr as u64;
         let end = addr as u64 + len as u64;
-        // Most writes are one byte: no page-sized buffer to zero for them.
-        let mut buf = vec![0u8; (len as usize).min(PAGE_SIZE as usize)];
         while a < end && a < 1 << 32 {
             let n = (PAGE_SIZE as u64 - (a & (PAGE_SIZE as u64 - 1)))
                 .min(end - a)
-                .min(buf.len() as u64) as usize;
-            if !mem.is_mapped(a as u32) || !self.has((a >> 12) as u32) {
+                .min(chunk as u64) as usize;
+            if !mem.is_mapped(a as u32) || !self.has((a >> 12) as u32) || !f(mem, a, n)? {
                 break;
             }
-            self.emu
-                .mem_read(a, &mut buf[..n])
-                .map_err(uc("reading guest memory"))?;
-            mem.write_bytes(a as u32, &buf[..n])?;
             a += n as u64;
         }
         Ok(())
     }
 
+    /// Copies `[addr, addr+len)` from unicorn into `mem`, up to the first unmapped page.
+    fn sync_range(&self, mem: &mut GuestMemory, addr: u32, len: u32) -> Result<(), UnicornError> {
+        // Most writes are one byte: no page-sized buffer to zero for them.
+        let mut buf = vec![0u8; (len as usize).min(PAGE_SIZE as usize)];
+        let chunk = buf.len();
+        self.each_piece(mem, addr, len, chunk, |mem, a, n| {
+            self.emu
+                .mem_read(a, &mut buf[..n])
+                .map_err(uc("reading guest memory"))?;
+            mem.write_bytes(a as u32, &buf[..n])?;
+            Ok(true)
+        })
+    }
+
     /// Copies the NUL-terminated string at `addr` (at most `max` bytes) into `mem`.
     fn sync_cstr(&self, mem: &mut GuestMemory, addr: u32, max: u32) -> Result<(), UnicornError> {
-        let mut a = addr as u64;
-        let end = addr as u64 + max as u64;
         let mut buf = [0u8; 256];
-        while a < end && a < 1 << 32 {
-            let n = (PAGE_SIZE as u64 - (a & (PAGE_SIZE as u64 - 1)))
-                .min(end - a)
-                .min(buf.len() as u64) as usize;
-            if !mem.is_mapped(a as u32) || !self.has((a >> 12) as u32) {
-                break;
-            }
+        self.each_piece(mem, addr, max, buf.len(), |mem, a, n| {
             self.emu
                 .mem_read(a, &mut buf[..n])
                 .map_err(uc("reading guest memory"))?;
             let nul = buf[..n].iter().position(|&b| b == 0);
             let len = nul.map_or(n, |z| z + 1);
             mem.write_bytes(a as u32, &buf[..len])?;
-            if nul.is_some() {
-                break;
-            }
-            a += n as u64;
-        }
-        Ok(())
+            Ok(nul.is_none())
+        })
     }
 
     /// Copies every region into `mem`.

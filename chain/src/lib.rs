@@ -30,6 +30,7 @@ pub mod preflight;
 pub mod progress;
 pub mod provenance;
 pub mod roles;
+pub mod verbosity;
 
 /// A line of a text input (answers file, Containerfile) that could not be understood.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

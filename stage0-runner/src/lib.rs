@@ -10,4 +10,4 @@ pub mod step_log;
 pub mod summary;
 pub mod teach;
 pub mod trace;
-pub mod verbosity;
+pub use stage0_chain::verbosity;

@@ -5,8 +5,7 @@ use std::process::ExitCode;
 
 use clap::{CommandFactory, Parser, Subcommand};
 
-mod verbosity;
-use verbosity::Verbosity;
+use stage0_chain::verbosity::Verbosity;
 
 use stagex_pipeline::attest;
 use stagex_pipeline::containerfile::Containerfile;

@@ -1,5 +1,6 @@
-//! The global `-q`/`--quiet` and `-v`/`--verbose` flags, set once by `main` and read by
-//! the commands (so each command's own argument struct stays as it is).
+//! The global `-q`/`--quiet` and `-v`/`--verbose` flags of both CLIs (`stage0-runner`,
+//! `stagex-pipeline`), set once by `main` and read by the commands (so each command's own
+//! argument struct stays as it is). The flag struct needs the `clap` feature.
 
 use std::sync::atomic::{AtomicU8, Ordering};
 
@@ -10,6 +11,7 @@ const NORMAL: u8 = 1;
 const VERBOSE: u8 = 2;
 
 /// Global verbosity flags, flattened into each CLI's top level.
+#[cfg(feature = "clap")]
 #[derive(clap::Args, Debug, Clone, Copy, Default)]
 pub struct Verbosity {
     /// Print only the verdict and errors (every command).
@@ -20,6 +22,7 @@ pub struct Verbosity {
     pub verbose: bool,
 }
 
+#[cfg(feature = "clap")]
 impl Verbosity {
     /// Makes these flags the process's verbosity.
     pub fn install(self) {

@@ -82,7 +82,7 @@ STAGE0_VERIFIER_PYTHON="$(bash scripts/install-verifiers.sh)" \
 # build + 223 s tests); with a warm target, the tests alone (3-4 minutes each).
 # STAGE0_CROSS_TESTS=0 leaves them out (a quick local run). With
 # STAGE0_SLOW_TESTS=1 and a tree, also the whole chain on both builds under qemu (about two
-# hours each), compared byte for byte with the host's provenance.
+# 30-40 minutes each), compared byte for byte with the host's provenance.
 if [ "${STAGE0_CROSS_TESTS:-1}" != 0 ]; then
     for arch in aarch64 s390x; do
         CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 CARGO_PROFILE_RELEASE_DEBUG=0 \

@@ -166,11 +166,11 @@ fn fault_mid_rep_keeps_completed_iterations(e: EngineUnderTest) {
 }
 
 conformance! {
-    rep_movsb_forward [lockstep = "engine bug: the lockstep steps the interpreter one whole rep instruction but unicorn one iteration, so every rep with ECX > 1 diverges"],
-    rep_movsd_backward_with_df [lockstep = "engine bug: the lockstep steps the interpreter one whole rep instruction but unicorn one iteration, so every rep with ECX > 1 diverges"],
-    overlapping_backward_copy [lockstep = "engine bug: the lockstep steps the interpreter one whole rep instruction but unicorn one iteration, so every rep with ECX > 1 diverges"],
-    stos_and_lods [lockstep = "engine bug: the lockstep steps the interpreter one whole rep instruction but unicorn one iteration, so every rep with ECX > 1 diverges"],
-    repne_scasb_is_strlen [lockstep = "engine bug: the lockstep steps the interpreter one whole rep instruction but unicorn one iteration, so every rep with ECX > 1 diverges"],
-    repe_cmpsb_stops_at_mismatch [lockstep = "engine bug: the lockstep steps the interpreter one whole rep instruction but unicorn one iteration, so every rep with ECX > 1 diverges"],
-    fault_mid_rep_keeps_completed_iterations [lockstep = "engine bug: the lockstep steps the interpreter one whole rep instruction but unicorn one iteration, so every rep with ECX > 1 diverges"],
+    rep_movsb_forward,
+    rep_movsd_backward_with_df,
+    overlapping_backward_copy,
+    stos_and_lods,
+    repne_scasb_is_strlen,
+    repe_cmpsb_stops_at_mismatch,
+    fault_mid_rep_keeps_completed_iterations,
 }

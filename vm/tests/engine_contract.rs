@@ -201,7 +201,7 @@ fn fork_copies_state(e: EngineUnderTest) {
 
 conformance! {
     budget_split_anywhere_equals_one_run,
-    budget_split_inside_rep_equals_one_run [lockstep = "engine bug: the lockstep steps the interpreter one whole rep instruction but unicorn one iteration, so every rep with ECX > 1 diverges"],
+    budget_split_inside_rep_equals_one_run,
     faulting_instruction_commits_nothing,
     fork_copies_state,
 }

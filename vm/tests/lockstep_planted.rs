@@ -1,5 +1,6 @@
 //! The cross-check finds a planted semantic difference: an engine wrapper that flips one
-//! flag bit after one chosen instruction. The report must name that exact instruction.
+//! flag bit, or corrupts one stored byte, after one chosen instruction. The report must
+//! name that exact instruction.
 
 mod cpu_common;
 
@@ -9,11 +10,13 @@ use vm::engine::lockstep::Counts;
 use vm::engine::lockstep::{Lockstep, SharedCounts};
 use vm::engine::{Engine, EngineError, State};
 
-/// The interpreter, except that after its `at`-th instruction it flips `bit` in EFLAGS.
+/// The interpreter, except that after its `at`-th instruction it flips `bit` in EFLAGS
+/// and, with `poke`, writes that byte at that address.
 struct FlipOnce {
     inner: Cpu,
     at: u64,
     bit: u32,
+    poke: Option<(u32, u8)>,
 }
 
 impl Engine for FlipOnce {
@@ -29,6 +32,9 @@ impl Engine for FlipOnce {
         if self.inner.insns_retired() == self.at {
             let flipped = self.inner.eflags() ^ self.bit;
             self.inner.set_eflags(flipped);
+            if let Some((addr, byte)) = self.poke {
+                mem.write_bytes(addr, &[byte]).expect("mapped");
+            }
         }
         Ok(stop)
     }
@@ -94,7 +100,12 @@ fn flip_after(at: u64, bit: u32) -> Box<dyn Engine> {
     let mut inner = Cpu::new();
     inner.eip = CODE;
     inner.regs[ESP] = INITIAL_ESP;
-    Box::new(FlipOnce { inner, at, bit })
+    Box::new(FlipOnce {
+        inner,
+        at,
+        bit,
+        poke: None,
+    })
 }
 
 fn fresh() -> Cpu {
@@ -178,4 +189,62 @@ fn a_flag_flip_after_a_flagless_instruction_is_caught() {
     let d = expect_divergence(ls.run(&mut g.mem, 100));
     assert_eq!(d.eip, CODE);
     assert!(d.to_string().contains("CF"), "{d}");
+}
+
+/// `rep stosb` of 16 bytes at DATA, then exit.
+fn rep_store() -> Guest {
+    Guest::with(EngineUnderTest::Interp, |a| {
+        a.mov(edi, DATA)?;
+        a.mov(ecx, 16u32)?;
+        a.mov(al, 0x55u32)?;
+        a.rep().stosb()?;
+        a.mov(ebx, 0u32)?;
+        a.mov(eax, 1u32)?;
+        a.int(0x80)
+    })
+}
+
+/// The interpreter that stores a wrong byte in the middle of the `rep stosb`'s range.
+fn corrupt_rep_store() -> Box<dyn Engine> {
+    let mut inner = fresh();
+    inner.eip = CODE;
+    Box::new(FlipOnce {
+        inner,
+        at: 4,
+        bit: 0,
+        poke: Some((DATA + 9, 0xaa)),
+    })
+}
+
+fn expect_store_divergence(d: vm::engine::lockstep::Divergence) {
+    let text = d.to_string();
+    let (_, insn) = d.insn.clone().expect("disassembled");
+    assert!(insn.starts_with("rep stosb"), "{text}");
+    assert!(text.contains(&format!("{:#010x}", DATA + 9)), "{text}");
+}
+
+/// B's wrong byte is inside the range the op list says A's `rep stosb` stored to.
+#[test]
+fn a_wrong_byte_inside_a_rep_store_is_caught_interp_vs_interp() {
+    let mut g = rep_store();
+    let (mut ls, _) = start(&g, Box::new(fresh()), corrupt_rep_store());
+    expect_store_divergence(expect_divergence(ls.run(&mut g.mem, 100)));
+}
+
+/// Against unicorn, which runs a `rep` one iteration per step: the lockstep steps it through
+/// all 16 and compares what both wrote; the clean run agrees.
+#[cfg(feature = "unicorn")]
+#[test]
+fn a_wrong_byte_inside_a_rep_store_is_caught_against_unicorn() {
+    let mut g = rep_store();
+    let b = Box::new(vm::engine::unicorn::UnicornEngine::from_cpu(&fresh()));
+    let (mut ls, _) = start(&g, corrupt_rep_store(), b);
+    expect_store_divergence(expect_divergence(ls.run(&mut g.mem, 100)));
+
+    let mut g = rep_store();
+    let b = Box::new(vm::engine::unicorn::UnicornEngine::from_cpu(&fresh()));
+    let (mut ls, counts) = start(&g, Box::new(fresh()), b);
+    assert_eq!(ls.run(&mut g.mem, 100).expect("agrees"), Stop::Syscall);
+    assert_eq!(g.read32(DATA + 12), 0x5555_5555);
+    assert_eq!(counts.get().instructions, 7, "the rep counts once");
 }

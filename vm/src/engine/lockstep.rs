@@ -27,7 +27,7 @@ use std::rc::Rc;
 
 use super::{Engine, EngineError, MappedPages, State, SyscallAbi, SyscallMemory};
 use crate::cpu::flags::bit;
-use crate::cpu::{self, Insn, Stop};
+use crate::cpu::{self, Insn, Rep, Stop};
 use crate::memory::{GuestMemory, WriteLogId, PAGE_SIZE};
 
 /// What a cross-check compared so far.
@@ -134,7 +134,19 @@ impl Lockstep {
         let insn = cpu::describe(mem, before.eip).ok();
         let stop_a = self.a.run(mem, 1)?;
         let shadow = self.shadow.as_mut().expect("synced");
-        let stop_b = self.b.run(shadow, 1)?;
+        let mut stop_b = self.b.run(shadow, 1)?;
+        let mut b_writes: Vec<(u32, u32)> = self.b.last_writes().unwrap_or(&[]).to_vec();
+        // A `rep` string instruction is one instruction to the interpreter (A) but one
+        // iteration per step to unicorn, which stops with eip still at it: step B on until
+        // it leaves the instruction or stops otherwise (at most ECX iterations).
+        if insn.as_ref().is_some_and(|i| i.rep != Rep::None) {
+            let mut left = before.regs[cpu::reg::ECX];
+            while stop_b == Stop::InsnLimit && self.b.eip() == before.eip && left > 0 {
+                stop_b = self.b.run(shadow, 1)?;
+                b_writes.extend_from_slice(self.b.last_writes().unwrap_or(&[]));
+                left -= 1;
+            }
+        }
         let (after_a, after_b) = (self.a.state(), self.b.state());
 
         let mut diffs = Vec::new();
@@ -170,7 +182,7 @@ impl Lockstep {
             self.b.set_eflags(after_a.eflags);
         }
         let shadow = self.shadow.as_ref().expect("synced");
-        let mut ranges: Vec<(u32, u32)> = self.b.last_writes().unwrap_or(&[]).to_vec();
+        let mut ranges = b_writes;
         if let Some(i) = &insn {
             ranges.extend(i.stores(&before.regs, before.eflags & bit::DF != 0));
         }

@@ -25,7 +25,8 @@ pub(crate) enum Event<'a> {
         cpu: &'a Cpu,
         mem: &'a GuestMemory,
     },
-    /// Instruction `index` ran, or faulted and changed nothing; `cpu` is after it.
+    /// The instruction of the last `Before` ran, or faulted and changed nothing; `cpu` is
+    /// after it.
     After { cpu: &'a Cpu },
     /// The syscall instruction `index` made returned `ret`; `call` holds eax, ebx, ecx and
     /// edx as they were at the call, `mem` is after it.

@@ -124,7 +124,7 @@ impl Vfs {
     /// Resolves a guest path (see [`path::resolve`]).
     pub fn resolve(&self, cwd: &[u8], path: &[u8], follow: bool) -> Result<Resolved, Errno> {
         let mut r = path::resolve(&self.root, cwd, path, follow)?;
-        if r.kind.is_none() && self.created.contains_key(&r.guest) {
+        if self.scratch && r.kind.is_none() && self.created.contains_key(&r.guest) {
             r.kind = Some(NodeKind::File);
         }
         Ok(r)

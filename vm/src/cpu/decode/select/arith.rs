@@ -1,6 +1,6 @@
 //! Selectors for arithmetic, logic, multiply/divide, shifts and bit operations.
 
-use super::{arg, w1632, wl, Arg, Selected, INVALID};
+use super::{arg, reg_rm, w1632, wl, Arg, Selected, INVALID};
 use crate::cpu::exec::arith::{self as ar, Alu, Unary};
 use crate::cpu::exec::bit::{self, BitOp};
 use crate::cpu::exec::shift::{self, Shift};
@@ -101,15 +101,7 @@ pub(crate) fn imul(insn: &Insn, op: &mut Op) -> Selected {
     if !matches!(insn.count, 2 | 3) {
         return Err(INVALID);
     }
-    let Arg::Reg(d, w) = arg(insn, 0, op)? else {
-        return Err(INVALID);
-    };
-    op.r1 = d;
-    let src = arg(insn, 1, op)?;
-    if let Arg::Reg(s, _) = src {
-        op.r2 = s;
-    }
-    let is_mem = matches!(src, Arg::Mem(_));
+    let (w, is_mem) = reg_rm(insn, op)?;
     Ok(if insn.count == 3 {
         let Arg::Imm(v) = arg(insn, 2, op)? else {
             return Err(INVALID);
@@ -213,15 +205,7 @@ pub(crate) fn bit_test<B: BitOp>(insn: &Insn, op: &mut Op) -> Selected {
 
 /// `bsf` (!REV) / `bsr` (REV) r, r/m.
 pub(crate) fn bsf<const REV: bool>(insn: &Insn, op: &mut Op) -> Selected {
-    let Arg::Reg(d, w) = arg(insn, 0, op)? else {
-        return Err(INVALID);
-    };
-    op.r1 = d;
-    let src = arg(insn, 1, op)?;
-    if let Arg::Reg(s, _) = src {
-        op.r2 = s;
-    }
-    let is_mem = matches!(src, Arg::Mem(_));
+    let (w, is_mem) = reg_rm(insn, op)?;
     Ok(match (w, is_mem) {
         (2, false) => threaded(bit::bsf::<W16, RegLoc, REV>),
         (2, true) => threaded(bit::bsf::<W16, MemLoc, REV>),

@@ -1,7 +1,7 @@
 //! Selectors for data movement: `mov`, `movzx`/`movsx`, `lea`, `xchg`, `cmovcc`, `setcc`,
 //! `bswap`, `xlat`, `cbw`/`cwde`, `cwd`/`cdq`.
 
-use super::{arg, by_cc, cc, fill_mem, w1632, wl, Arg, Selected, INVALID};
+use super::{arg, by_cc, cc, fill_mem, reg_rm, w1632, wl, Arg, Selected, INVALID};
 use crate::cpu::exec::{misc, mov, MemLoc, RegLoc};
 use crate::cpu::insn::{Insn, Operand};
 use crate::cpu::op::{threaded, Op};
@@ -103,21 +103,11 @@ pub(crate) fn xchg(insn: &Insn, op: &mut Op) -> Selected {
 /// `cmovcc r16/r32, r/m`.
 pub(crate) fn cmov(insn: &Insn, op: &mut Op) -> Selected {
     let c = cc(insn)?;
-    let Arg::Reg(d, w) = arg(insn, 0, op)? else {
-        return Err(INVALID);
-    };
-    op.r1 = d;
-    Ok(match (arg(insn, 1, op)?, w) {
-        (Arg::Reg(s, _), 2) => {
-            op.r2 = s;
-            by_cc!(c, C => mov::cmov::<W16, RegLoc, C>)
-        }
-        (Arg::Reg(s, _), 4) => {
-            op.r2 = s;
-            by_cc!(c, C => mov::cmov::<W32, RegLoc, C>)
-        }
-        (Arg::Mem(_), 2) => by_cc!(c, C => mov::cmov::<W16, MemLoc, C>),
-        (Arg::Mem(_), 4) => by_cc!(c, C => mov::cmov::<W32, MemLoc, C>),
+    Ok(match reg_rm(insn, op)? {
+        (2, false) => by_cc!(c, C => mov::cmov::<W16, RegLoc, C>),
+        (4, false) => by_cc!(c, C => mov::cmov::<W32, RegLoc, C>),
+        (2, true) => by_cc!(c, C => mov::cmov::<W16, MemLoc, C>),
+        (4, true) => by_cc!(c, C => mov::cmov::<W32, MemLoc, C>),
         _ => return Err(INVALID),
     })
 }

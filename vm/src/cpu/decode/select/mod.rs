@@ -58,6 +58,24 @@ fn arg(insn: &Insn, i: usize, op: &mut Op) -> Result<Arg, FaultKind> {
     }
 }
 
+/// `r, r/m` operands: the destination register into `op.r1`, a register source into
+/// `op.r2` (a memory source into the address slots); returns the destination's width and
+/// whether the source is memory.
+fn reg_rm(insn: &Insn, op: &mut Op) -> Result<(u8, bool), FaultKind> {
+    let Arg::Reg(d, w) = arg(insn, 0, op)? else {
+        return Err(INVALID);
+    };
+    op.r1 = d;
+    match arg(insn, 1, op)? {
+        Arg::Reg(s, _) => {
+            op.r2 = s;
+            Ok((w, false))
+        }
+        Arg::Mem(_) => Ok((w, true)),
+        Arg::Imm(_) => Err(INVALID),
+    }
+}
+
 /// The condition nibble of a Jcc/SETcc/CMOVcc.
 fn cc(insn: &Insn) -> Result<u8, FaultKind> {
     insn.cond.ok_or(INVALID)

@@ -209,8 +209,11 @@ pub struct Outcome {
     pub engine: EngineKind,
     /// Faults that killed guest processes.
     pub faults: Vec<FaultReport>,
-    /// What the cross-check compared, when [`EngineKind::CrossCheck`] ran.
+    /// What the cross-check compared, when [`EngineKind::CrossCheck`] or
+    /// [`EngineKind::JitCrossCheck`] ran.
     pub cross_check: Option<CrossCheckCounts>,
+    /// What the JIT did, when the engine has one.
+    pub jit: Option<vm::cpu::tier::TierStats>,
 }
 
 impl Outcome {
@@ -226,6 +229,8 @@ pub fn engine_name(kind: EngineKind) -> &'static str {
         EngineKind::Interp => "interp",
         EngineKind::Unicorn => "unicorn",
         EngineKind::CrossCheck => "cross-check",
+        EngineKind::Jit => "jit",
+        EngineKind::JitCrossCheck => "jit-cross-check",
     }
 }
 
@@ -341,7 +346,11 @@ pub fn execute(
         .iter()
         .map(|(s, d)| d.unwrap_or_else(|| s.elapsed()))
         .collect();
-    let cross_check = (options.engine == EngineKind::CrossCheck).then(|| {
+    let cross_check = matches!(
+        options.engine,
+        EngineKind::CrossCheck | EngineKind::JitCrossCheck
+    )
+    .then(|| {
         let c = kernel.cross_check_counts();
         CrossCheckCounts {
             instructions: c.instructions,
@@ -363,6 +372,7 @@ pub fn execute(
         engine: options.engine,
         faults: kernel.faults().to_vec(),
         cross_check,
+        jit: kernel.tier_stats(),
     })
 }
 

@@ -446,6 +446,8 @@ pub fn print(report: &Report, engine: EngineKind) -> u8 {
         EngineKind::Interp => "interp",
         EngineKind::Unicorn => "unicorn",
         EngineKind::CrossCheck => "cross-check",
+        EngineKind::Jit => "jit",
+        EngineKind::JitCrossCheck => "jit-cross-check",
     };
     let (n, e) = (
         report.native.as_ref().expect("ran"),

@@ -32,15 +32,35 @@ pub fn step_failure_short(f: &StepFailure) -> String {
 /// guest.
 pub fn after_run(o: &Outcome) {
     if let Some(c) = &o.cross_check {
+        let pair = match o.engine {
+            vm::EngineKind::JitCrossCheck => "jit vs interp, block by block",
+            _ => "interp vs unicorn",
+        };
         eprintln!(
-            "cross-check (interp vs unicorn): {} instructions, {} basic blocks, {} syscalls \
+            "cross-check ({pair}): {} instructions, {} basic blocks, {} syscalls \
              and {} whole-memory comparisons in agreement",
             c.instructions, c.blocks, c.syscalls, c.full_compares
         );
     }
+    if let Some(j) = &o.jit {
+        eprintln!("{}", jit_line(j));
+    }
     for f in &o.faults {
         eprintln!("stage0-runner: {f}");
     }
+}
+
+/// What the JIT did, in one line.
+pub fn jit_line(j: &vm::cpu::tier::TierStats) -> String {
+    format!(
+        "jit: {} blocks compiled in {:.2} s ({} KiB of host code), {} translations reused \
+         (cache hits across processes), {} blocks left to the interpreter",
+        j.compiled,
+        j.compile_nanos as f64 / 1e9,
+        j.code_bytes / 1024,
+        j.cache_hits,
+        j.declined
+    )
 }
 
 #[cfg(test)]

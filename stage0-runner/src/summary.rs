@@ -63,7 +63,24 @@ pub struct Report {
     /// The most guest memory mapped at once over the live processes, in MiB.
     pub peak_guest_mib: f64,
     pub host: String,
+    /// The engine that ran the guests.
+    pub engine: &'static str,
+    /// What the JIT did, when the engine has one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub jit: Option<JitReport>,
     pub processes: Vec<ReportRow>,
+}
+
+/// The JIT's work over the whole run (see `vm::cpu::tier::TierStats`).
+#[derive(Serialize)]
+pub struct JitReport {
+    pub blocks_compiled: u64,
+    pub compile_seconds: f64,
+    pub host_code_bytes: u64,
+    /// Hot blocks whose translation an earlier process (or copy) had made.
+    pub cache_hits: u64,
+    /// Blocks the JIT would not translate (they stay on the interpreter).
+    pub declined: u64,
 }
 
 /// One program image's timing.
@@ -87,6 +104,14 @@ pub fn report(o: &Outcome) -> Report {
         instructions_per_second: o.instructions as f64 / secs.max(1e-9),
         peak_guest_mib: mib(o.peak_guest_pages),
         host: format!("{}-{}", std::env::consts::ARCH, std::env::consts::OS),
+        engine: stage0_chain::execute::engine_name(o.engine),
+        jit: o.jit.map(|j| JitReport {
+            blocks_compiled: j.compiled,
+            compile_seconds: j.compile_nanos as f64 / 1e9,
+            host_code_bytes: j.code_bytes,
+            cache_hits: j.cache_hits,
+            declined: j.declined,
+        }),
         processes: o
             .records
             .iter()

@@ -18,6 +18,8 @@ pub mod elf;
 pub mod engine;
 pub mod errno;
 pub mod exec_hook;
+#[cfg(feature = "jit")]
+pub mod jit;
 pub mod kernel;
 pub mod limits;
 pub mod memory;

@@ -17,12 +17,23 @@ use std::ops::{Deref, DerefMut};
 pub const PAGE_SIZE: u32 = 4096;
 const PAGE_SHIFT: u32 = 12;
 const PAGE_COUNT: usize = 1 << 20;
+
+/// Bytes per slot of [`GuestMemory::slot_table`].
+pub const SLOT_BYTES: u32 = std::mem::size_of::<PageSlot>() as u32;
+/// Offset in a slot of the page's host address (0: unmapped).
+pub const SLOT_DATA: i32 = std::mem::offset_of!(PageSlot, data) as i32;
+/// Offset in a slot of the page's code-granule map (a u64).
+pub const SLOT_CODE: i32 = std::mem::offset_of!(PageSlot, code) as i32;
+// Translated code reads `data` as one pointer-sized word: Option<Box> must be exactly that.
+const _: () = assert!(std::mem::size_of::<Option<Box<Page>>>() == std::mem::size_of::<usize>());
 /// Code is tracked in granules of this many bytes (64 granules per page).
 pub const CODE_GRANULE: u32 = 64;
 
 type Page = [u8; PAGE_SIZE as usize];
 
+// repr(C): the JIT reads slots in place (see `GuestMemory::slot_table`).
 #[derive(Clone, Default)]
+#[repr(C)]
 struct PageSlot {
     data: Option<Box<Page>>,
     /// Bit i set: granule i (bytes 64*i .. 64*i+63) holds decoded code.
@@ -262,6 +273,15 @@ impl GuestMemory {
         }
         let page = slot.data.as_deref_mut()?;
         Some((page, off as usize))
+    }
+
+    /// The page-slot table as translated code reads it: 2^20 slots of [`SLOT_BYTES`]
+    /// bytes, indexed by guest page number; at [`SLOT_DATA`] the host address of the
+    /// page's 4 KiB (0 when unmapped), at [`SLOT_CODE`] its code-granule map (a store
+    /// may go inline only where that is 0). Valid until the memory is dropped; mapping
+    /// and unmapping change slots in place.
+    pub fn slot_table(&self) -> *const u8 {
+        self.slots.0.as_ptr()
     }
 
     /// A u32 load that needs no slow path (in one mapped page), else `None`.

@@ -212,6 +212,11 @@ fn address_size_prefix(e: EngineUnderTest) {
         // The interpreter does not decode 16-bit addressing (cpu/decode/mod.rs, "Not
         // supported"): the instruction is invalid.
         EngineUnderTest::Interp => expect_fault(&mut g, FaultKind::InvalidOpcode, CODE),
+        // The JIT tier decodes through the interpreter.
+        #[cfg(feature = "jit")]
+        EngineUnderTest::Jit | EngineUnderTest::JitLockstep => {
+            expect_fault(&mut g, FaultKind::InvalidOpcode, CODE)
+        }
         // unicorn reads [bx] = [0], which no page holds.
         #[cfg(feature = "unicorn")]
         EngineUnderTest::Unicorn | EngineUnderTest::UnicornFast => expect_fault(

@@ -304,6 +304,7 @@ fn native_cross_check(a: &ExecArgs) -> u8 {
     let engine = match a.engine.engine {
         crate::cmd::run::EngineArg::Interp => vm::EngineKind::Interp,
         crate::cmd::run::EngineArg::Unicorn => vm::EngineKind::Unicorn,
+        crate::cmd::run::EngineArg::Jit => vm::EngineKind::Jit,
     };
     let mut argv = vec![a.program.clone()];
     argv.extend(a.args.iter().cloned());

@@ -88,9 +88,14 @@ pub struct EngineArgs {
 /// `--engine` values.
 #[derive(clap::ValueEnum, Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum EngineArg {
+    /// The block-cached interpreter.
     #[default]
     Interp,
+    /// unicorn-engine (builds with the `vm/unicorn` feature).
     Unicorn,
+    /// The interpreter with the Cranelift JIT for hot blocks (the `vm/jit` feature, on by
+    /// default).
+    Jit,
 }
 
 impl EngineArgs {
@@ -101,8 +106,23 @@ impl EngineArgs {
             (true, EngineArg::Unicorn) => {
                 Err("--cross-check already runs both engines; drop --engine unicorn".into())
             }
+            (true, EngineArg::Jit) => Ok(EngineKind::JitCrossCheck),
             (false, EngineArg::Interp) => Ok(EngineKind::Interp),
             (false, EngineArg::Unicorn) => Ok(EngineKind::Unicorn),
+            (false, EngineArg::Jit) => Ok(EngineKind::Jit),
+        }
+    }
+
+    /// `--cross-check jit`: the flag takes no value, so `jit` arrives as the positional
+    /// argument; unless a file of that name is there, it selects the JIT (checked against
+    /// the interpreter, block by block) and the positional is dropped.
+    pub fn take_jit_word(&mut self, positional: &mut Option<PathBuf>) {
+        if self.cross_check
+            && positional.as_deref() == Some(Path::new("jit"))
+            && !Path::new("jit").exists()
+        {
+            self.engine = EngineArg::Jit;
+            *positional = None;
         }
     }
 }
@@ -127,7 +147,8 @@ pub fn oracle_word_error(cross_check: bool, positional: Option<&Path>) -> Option
 }
 
 /// Runs `a` and returns the exit status (0 verified, 1 failed, 2 could not run).
-pub fn run(a: RunArgs) -> u8 {
+pub fn run(mut a: RunArgs) -> u8 {
+    a.engine.take_jit_word(&mut a.tree);
     if let Some(e) = oracle_word_error(a.engine.cross_check, a.tree.as_deref()) {
         eprintln!("stage0-runner: {e}");
         return 2;

@@ -12,6 +12,7 @@ use std::hash::{BuildHasherDefault, Hasher};
 
 use super::decode::{decode_block, Decoded, Fusion};
 use super::op::Op;
+use super::tier::NativeBlock;
 use super::FaultKind;
 use crate::memory::{GuestMemory, PAGE_SIZE};
 
@@ -47,6 +48,11 @@ pub struct Block {
     pub ops: Box<[Op]>,
     /// Ops that run several instructions (see [`super::exec::fast`]).
     pub fused: Box<[Fusion]>,
+    /// Times the tiered loop started it (see [`super::tier`]); saturates at `u32::MAX`
+    /// once a translator has been asked.
+    pub heat: u32,
+    /// Its host code, once translated.
+    pub native: Option<NativeBlock>,
 }
 
 /// Decoded code on one guest page.
@@ -70,6 +76,10 @@ struct FastEntry {
     /// The block's ops (its `Box<[Op]>`, which does not move while the block lives);
     /// null when the entry is empty.
     ops: *const Op,
+    /// The block's host code, if any (a copy of [`Block::native`]).
+    native: Option<NativeBlock>,
+    /// The block's slot in [`BlockCache::blocks`].
+    slot: u32,
 }
 
 const EMPTY: FastEntry = FastEntry {
@@ -77,6 +87,8 @@ const EMPTY: FastEntry = FastEntry {
     insns: 0,
     len: 0,
     ops: std::ptr::null(),
+    native: None,
+    slot: 0,
 };
 
 /// A live block as [`BlockCache::get`] finds it.
@@ -86,6 +98,10 @@ pub struct BlockRef {
     pub insns: u32,
     len: u32,
     ops: *const Op,
+    /// Its host code, if translated (only the tiered loop looks).
+    pub native: Option<NativeBlock>,
+    /// Its slot, for [`BlockCache::heat_up`].
+    pub slot: u32,
 }
 
 impl BlockRef {
@@ -138,6 +154,8 @@ impl BlockCache {
                     insns: e.insns,
                     len: e.len,
                     ops: e.ops,
+                    native: e.native,
+                    slot: e.slot,
                 });
             }
         }
@@ -164,12 +182,16 @@ impl BlockCache {
             insns: b.insns,
             len: b.ops.len() as u32,
             ops: b.ops.as_ptr(),
+            native: b.native,
+            slot,
         };
         self.fast[fast_slot(eip)] = e;
         Ok(BlockRef {
             insns: e.insns,
             len: e.len,
             ops: e.ops,
+            native: e.native,
+            slot,
         })
     }
 
@@ -181,6 +203,8 @@ impl BlockCache {
             insns: d.insns as u32,
             ops: d.ops.into_boxed_slice(),
             fused: d.fused.into_boxed_slice(),
+            heat: 0,
+            native: None,
         };
         let slot = match self.free.pop() {
             Some(s) => {
@@ -211,6 +235,34 @@ impl BlockCache {
             .get(&start)
             .and_then(|&s| self.blocks[s as usize].as_ref())
             .map_or(&[], |b| &b.fused)
+    }
+
+    /// Counts one more start of the live block in `slot`; when that makes it `threshold`
+    /// hot, asks `translator` for host code (once: a block it declines stays on the ops).
+    /// Whether it has host code now.
+    #[cold]
+    pub fn heat_up(
+        &mut self,
+        mem: &GuestMemory,
+        slot: u32,
+        threshold: u32,
+        translator: &dyn super::tier::Translator,
+    ) -> bool {
+        let Some(b) = self.blocks[slot as usize].as_mut() else {
+            return false;
+        };
+        b.heat = b.heat.saturating_add(1);
+        if b.heat != threshold {
+            return false;
+        }
+        b.heat = u32::MAX;
+        b.native = translator.translate(mem, b.start, b.end, b.insns);
+        if let Some(e) = self.fast.get_mut(fast_slot(b.start)) {
+            if e.ops == b.ops.as_ptr() {
+                e.native = b.native;
+            }
+        }
+        b.native.is_some()
     }
 
     /// Whether any of the written ranges overlaps bytes of a live block.

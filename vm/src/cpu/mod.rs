@@ -19,6 +19,7 @@ pub mod flags;
 mod insn;
 mod op;
 mod ops;
+pub mod tier;
 mod width;
 
 pub use disasm::disassemble;
@@ -29,6 +30,11 @@ use crate::memory::{GuestMemory, MemFault};
 use cache::BlockCache;
 use flags::{bit as fbit, LazyFlags};
 use op::{Leave, Op};
+use std::sync::Arc;
+use tier::{native, Translator};
+
+/// Starts of a block before the tiered loop asks for its host code (by default).
+pub const HOT_BLOCK: u32 = 32;
 
 /// Register numbers, in the encoding's order.
 pub mod reg {
@@ -96,6 +102,13 @@ pub struct Cpu {
     fault: FaultKind,
     /// Scratch ops for a block cut short by the instruction budget.
     partial: Vec<Op>,
+    /// The second tier: host code for hot blocks (see [`tier`]); `None` for the plain
+    /// interpreter.
+    tier: Option<Arc<dyn Translator>>,
+    /// Starts of a block before it is translated.
+    hot: u32,
+    /// Instructions retired in host code.
+    native_retired: u64,
 }
 
 impl Clone for Cpu {
@@ -106,6 +119,8 @@ impl Clone for Cpu {
             flags: self.flags,
             df: self.df,
             retired: self.retired,
+            tier: self.tier.clone(),
+            hot: self.hot,
             ..Cpu::new()
         }
     }
@@ -141,7 +156,45 @@ impl Cpu {
             exit_op: 0,
             fault: FaultKind::InvalidOpcode,
             partial: Vec::new(),
+            tier: None,
+            hot: HOT_BLOCK,
+            native_retired: 0,
         }
+    }
+
+    /// The interpreter with a second tier: hot blocks run as host code from `translator`
+    /// (which processes may share: forks keep it).
+    pub fn with_tier(translator: Arc<dyn Translator>) -> Self {
+        Self::with_tier_at(translator, HOT_BLOCK)
+    }
+
+    /// [`Cpu::with_tier`], translating a block at its `hot`-th start (1: before it first
+    /// runs, as the tests do to run every block as host code).
+    pub fn with_tier_at(translator: Arc<dyn Translator>, hot: u32) -> Self {
+        Cpu {
+            tier: Some(translator),
+            hot: hot.max(1),
+            ..Cpu::new()
+        }
+    }
+
+    /// The second tier, if this interpreter has one.
+    pub fn tier(&self) -> Option<&Arc<dyn Translator>> {
+        self.tier.as_ref()
+    }
+
+    /// Instructions in the block at eip (1 when it does not decode: it faults).
+    pub fn block_len_at(&mut self, mem: &mut GuestMemory) -> u64 {
+        if mem.has_code_writes() {
+            let writes = mem.take_code_writes();
+            self.cache.invalidate(&writes);
+        }
+        self.cache.get(mem, self.eip).map_or(1, |b| b.insns as u64)
+    }
+
+    /// Instructions of [`Cpu::insns_retired`] that ran as host code.
+    pub fn native_retired(&self) -> u64 {
+        self.native_retired
     }
 
     /// EFLAGS as the guest would see it with `pushfd`.
@@ -189,7 +242,14 @@ impl Cpu {
         // while the executing block's ops are borrowed from the cache.
         let mut cache = std::mem::take(&mut self.cache);
         let mut partial = std::mem::take(&mut self.partial);
-        let stop = self.run_blocks(&mut cache, &mut partial, mem, max_insns);
+        let stop = match self.tier.take() {
+            None => self.run_blocks(&mut cache, &mut partial, mem, max_insns),
+            Some(t) => {
+                let stop = self.run_tiered(&*t, &mut cache, &mut partial, mem, max_insns);
+                self.tier = Some(t);
+                stop
+            }
+        };
         self.cache = cache;
         self.partial = partial;
         stop
@@ -233,6 +293,75 @@ impl Cpu {
             let leave = (op.exec)(self, mem, op);
             // The common case: a branch (or the closing jump) retired, so every
             // instruction of the block ran.
+            if leave == Leave::Branch {
+                budget -= n;
+                continue;
+            }
+            if let Some(stop) = self.block_left(cache, mem, ops, n as usize, leave, &mut budget) {
+                break stop;
+            }
+        };
+        self.retired += max - budget;
+        stop
+    }
+
+    /// [`Self::run_blocks`] with a second tier: a block with host code runs it when the
+    /// whole block fits in the budget; any other block runs on its ops and warms up.
+    fn run_tiered(
+        &mut self,
+        translator: &dyn Translator,
+        cache: &mut BlockCache,
+        partial: &mut Vec<Op>,
+        mem: &mut GuestMemory,
+        max: u64,
+    ) -> Stop {
+        let mut budget = max;
+        let stop = loop {
+            if mem.has_code_writes() {
+                let writes = mem.take_code_writes();
+                cache.invalidate(&writes);
+            }
+            let start = self.eip;
+            let block = match cache.get(mem, start) {
+                Ok(b) => b,
+                Err(kind) => break Stop::Fault(Fault { kind, eip: start }),
+            };
+            let n = block.insns as u64;
+            if budget >= n {
+                if let Some(f) = block.native {
+                    // SAFETY: `f` is the live block's host code.
+                    let r = unsafe { self.run_native(f, mem, cache) };
+                    let done = r & 0xffff_ffff;
+                    budget -= done;
+                    self.native_retired += done;
+                    match r >> 32 {
+                        native::BRANCH | native::CODE_WRITE => continue,
+                        native::SYSCALL => break Stop::Syscall,
+                        _ => {
+                            break Stop::Fault(Fault {
+                                kind: self.fault,
+                                eip: self.eip,
+                            })
+                        }
+                    }
+                }
+                if cache.heat_up(mem, block.slot, self.hot, translator) {
+                    continue;
+                }
+            }
+            // SAFETY: as in `run_blocks`.
+            let ops = unsafe { block.ops() };
+            if budget < n {
+                if budget == 0 {
+                    break Stop::InsnLimit;
+                }
+                match self.run_partial(cache, partial, mem, ops, &mut budget) {
+                    Some(stop) => break stop,
+                    None => continue,
+                }
+            }
+            let op = &ops[0];
+            let leave = (op.exec)(self, mem, op);
             if leave == Leave::Branch {
                 budget -= n;
                 continue;

@@ -6,7 +6,11 @@ use crate::memory::GuestMemory;
 
 impl Engine for Cpu {
     fn name(&self) -> &'static str {
-        "interp"
+        if self.tier().is_some() {
+            "jit"
+        } else {
+            "interp"
+        }
     }
     fn run(&mut self, mem: &mut GuestMemory, max_insns: u64) -> Result<Stop, EngineError> {
         Ok(Cpu::run(self, mem, max_insns))
@@ -34,6 +38,9 @@ impl Engine for Cpu {
     }
     fn flush_code_cache(&mut self, mem: &mut GuestMemory) {
         Cpu::flush_code_cache(self, mem)
+    }
+    fn block_len(&mut self, mem: &mut GuestMemory) -> u64 {
+        self.block_len_at(mem)
     }
     fn fork(&self) -> Box<dyn Engine> {
         Box::new(self.clone())

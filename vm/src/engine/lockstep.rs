@@ -66,6 +66,9 @@ pub struct Lockstep {
     abi: Option<&'static dyn SyscallAbi>,
     /// The lockstep's own log of the stores into the process memory.
     log: Option<WriteLogId>,
+    /// Compare after each of A's blocks instead of each instruction (see
+    /// [`Lockstep::by_blocks`]).
+    by_block: bool,
 }
 
 impl Lockstep {
@@ -81,7 +84,17 @@ impl Lockstep {
             since_full: 0,
             abi: None,
             log: None,
+            by_block: false,
         }
+    }
+
+    /// Steps A a block at a time (as [`Engine::block_len`] counts them) and B an
+    /// instruction at a time up to the same count, comparing at the end of each block:
+    /// for an engine that translates whole blocks (the JIT), which single-stepping would
+    /// never run. Both must compute the same flags, undefined ones included.
+    pub fn by_blocks(mut self) -> Lockstep {
+        self.by_block = true;
+        self
     }
 
     /// Compares the whole memory at the syscalls `abi` says copy, replace or end the image
@@ -147,6 +160,65 @@ impl Lockstep {
                 left -= 1;
             }
         }
+        let undefined = insn.as_ref().map_or(0, Insn::flags_undefined);
+        let mut ranges = b_writes;
+        if let Some(i) = &insn {
+            ranges.extend(i.stores(&before.regs, before.eflags & bit::DF != 0));
+        }
+        let ends_block = insn.as_ref().is_none_or(Insn::ends_block);
+        self.compare(
+            mem,
+            before,
+            (stop_a, stop_b),
+            undefined,
+            ranges,
+            (1, ends_block as u64),
+        )
+    }
+
+    /// One block of A (as A's [`Engine::block_len`] counts it) against as many single
+    /// steps of B, compared at the end: the stores either side made in between (A's from
+    /// the write log, B's from the op list) and the state.
+    fn step_block(&mut self, mem: &mut GuestMemory, max: u64) -> Result<Stop, EngineError> {
+        let before = self.a.state();
+        let n = self.a.block_len(mem).clamp(1, max.max(1));
+        let stop_a = self.a.run(mem, n)?;
+        let ran = self.a.insns_retired() - before.retired;
+        let shadow = self.shadow.as_mut().expect("synced");
+        let mut ranges = Vec::new();
+        let mut stop_b = Stop::InsnLimit;
+        let mut stepped = 0;
+        // B runs as many instructions as A retired, plus the faulting one if A faulted.
+        let goal = ran + matches!(stop_a, Stop::Fault(_)) as u64;
+        while stepped < goal {
+            let (regs, eflags) = (self.b.regs(), self.b.eflags());
+            if let Ok(i) = cpu::describe(shadow, self.b.eip()) {
+                ranges.extend(i.stores(&regs, eflags & bit::DF != 0));
+            }
+            stop_b = self.b.run(shadow, 1)?;
+            stepped += 1;
+            if stop_b != Stop::InsnLimit {
+                break;
+            }
+        }
+        if let Some(log) = self.log {
+            ranges.extend(mem.take_writes(log));
+        }
+        self.compare(mem, before, (stop_a, stop_b), 0, ranges, (ran, 1))
+    }
+
+    /// Compares the engines after a step from `before` that stopped with `stops`: the
+    /// state (but the flags in `undefined`), the memory in `ranges`, and at syscalls the
+    /// whole memory when due; counts `done` (instructions, blocks) when they agree.
+    fn compare(
+        &mut self,
+        mem: &mut GuestMemory,
+        before: State,
+        (stop_a, stop_b): (Stop, Stop),
+        undefined: u32,
+        ranges: Vec<(u32, u32)>,
+        done: (u64, u64),
+    ) -> Result<Stop, EngineError> {
         let (after_a, after_b) = (self.a.state(), self.b.state());
 
         let mut diffs = Vec::new();
@@ -167,7 +239,6 @@ impl Lockstep {
                 after_a.eip, after_b.eip
             ));
         }
-        let undefined = insn.as_ref().map_or(0, Insn::flags_undefined);
         let compared = COMPARED_FLAGS & !undefined;
         let flag_diff = (after_a.eflags ^ after_b.eflags) & COMPARED_FLAGS;
         if flag_diff & compared != 0 {
@@ -182,10 +253,6 @@ impl Lockstep {
             self.b.set_eflags(after_a.eflags);
         }
         let shadow = self.shadow.as_ref().expect("synced");
-        let mut ranges = b_writes;
-        if let Some(i) = &insn {
-            ranges.extend(i.stores(&before.regs, before.eflags & bit::DF != 0));
-        }
         if let Some(d) = first_memory_difference(mem, shadow, &ranges) {
             diffs.push(d);
         }
@@ -218,11 +285,10 @@ impl Lockstep {
         if let Some(log) = self.log {
             mem.take_writes(log);
         }
-        self.since_full += 1;
-        let ends_block = insn.as_ref().is_none_or(Insn::ends_block);
+        self.since_full += done.0;
         self.count(|c| {
-            c.instructions += 1;
-            c.blocks += ends_block as u64;
+            c.instructions += done.0;
+            c.blocks += done.1;
             c.syscalls += (stop_a == Stop::Syscall) as u64;
         });
         Ok(stop_a)
@@ -236,13 +302,21 @@ impl Engine for Lockstep {
 
     fn run(&mut self, mem: &mut GuestMemory, max_insns: u64) -> Result<Stop, EngineError> {
         self.sync_shadow(mem);
-        for _ in 0..max_insns {
-            match self.step(mem)? {
-                Stop::InsnLimit => {}
-                stop => return Ok(stop),
+        let start = self.a.insns_retired();
+        loop {
+            let done = self.a.insns_retired() - start;
+            if done >= max_insns {
+                return Ok(Stop::InsnLimit);
+            }
+            let stop = if self.by_block {
+                self.step_block(mem, max_insns - done)?
+            } else {
+                self.step(mem)?
+            };
+            if stop != Stop::InsnLimit {
+                return Ok(stop);
             }
         }
-        Ok(Stop::InsnLimit)
     }
 
     fn regs(&self) -> [u32; 8] {
@@ -274,14 +348,19 @@ impl Engine for Lockstep {
         if let Some(shadow) = self.shadow.as_mut() {
             self.b.flush_code_cache(shadow);
         }
-        // The interpreter's flush drops every mark, ours included.
-        mark_all(mem, self.pages.pages());
+        // The image was replaced: the shadow is made afresh from it at the next run
+        // (the mapping may look the same page by page with other bytes in it).
+        self.shadow = None;
+        if let Some(log) = self.log.take() {
+            mem.unsubscribe_writes(log);
+        }
     }
     fn fork(&self) -> Box<dyn Engine> {
-        Box::new(
-            Lockstep::new(self.a.fork(), self.b.fork(), Rc::clone(&self.counts))
-                .with_syscalls(self.abi),
-        )
+        Box::new(Lockstep {
+            by_block: self.by_block,
+            ..Lockstep::new(self.a.fork(), self.b.fork(), Rc::clone(&self.counts))
+                .with_syscalls(self.abi)
+        })
     }
 }
 

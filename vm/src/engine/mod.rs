@@ -46,6 +46,11 @@ pub enum EngineKind {
     Unicorn,
     /// Both in lockstep, compared after every instruction (needs the `unicorn` feature).
     CrossCheck,
+    /// The interpreter with the Cranelift JIT as its second tier (needs the `jit`
+    /// feature, on by default).
+    Jit,
+    /// The JIT checked against the interpreter, block by block (needs the `jit` feature).
+    JitCrossCheck,
 }
 
 /// Architectural state an engine can save and restore.
@@ -71,9 +76,12 @@ pub enum EngineError {
     /// of its window); the text says why.
     #[error("{0}")]
     Stopped(String),
-    /// This build lacks the engine asked for.
-    #[error("the {0} engine is not in this build (cargo feature `unicorn`)")]
+    /// This build lacks the engine asked for (the name of the cargo feature it needs).
+    #[error("the {0} engine is not in this build (cargo feature `{0}`)")]
     Unavailable(&'static str),
+    /// The JIT cannot generate code for this host.
+    #[error("{0}")]
+    JitUnavailable(String),
 }
 
 /// An i386 user-mode CPU engine: executes guest code in a [`GuestMemory`].
@@ -113,6 +121,11 @@ pub trait Engine {
         self.set_regs(s.regs);
         self.set_eip(s.eip);
         self.set_eflags(s.eflags);
+    }
+    /// How many instructions the engine runs as one unit from its eip (its block), for
+    /// the block-wise cross-check; 1 for engines that step instructions.
+    fn block_len(&mut self, _mem: &mut GuestMemory) -> u64 {
+        1
     }
     /// The guest ranges `(addr, len)` the last `run` stored to, when the engine knows
     /// them (unicorn does, from its write hook).
@@ -215,6 +228,7 @@ impl AnyEngine {
 
     pub fn name(&self) -> &'static str {
         match self {
+            AnyEngine::Interp(c) if c.tier().is_some() => "jit",
             AnyEngine::Interp(c) => Engine::name(c),
             AnyEngine::Boxed(e) => e.name(),
         }

@@ -635,6 +635,11 @@ impl Kernel {
         self.engines.cross_check_counts()
     }
 
+    /// What the JIT did over every process (`None` unless the engine has one).
+    pub fn tier_stats(&self) -> Option<crate::cpu::tier::TierStats> {
+        self.engines.tier_stats()
+    }
+
     /// Totals.
     pub fn stats(&self) -> &RunStats {
         &self.stats

@@ -24,6 +24,23 @@ pub enum EngineUnderTest {
     /// The interpreter and unicorn in lockstep, compared after every instruction.
     #[cfg(feature = "unicorn")]
     Lockstep,
+    /// The interpreter with the JIT tier, every block translated before it first runs.
+    #[cfg(feature = "jit")]
+    Jit,
+    /// That JIT against the interpreter, compared after every block (`--cross-check jit`).
+    #[cfg(feature = "jit")]
+    JitLockstep,
+}
+
+/// The JIT engine in the state of `start`, translating every block at once.
+#[cfg(feature = "jit")]
+fn jit_from(start: &Cpu) -> Cpu {
+    let jit = vm::engine::registry::new_jit().expect("the JIT runs on this host");
+    let mut c = Cpu::with_tier_at(jit, 1);
+    c.regs = start.regs;
+    c.eip = start.eip;
+    c.set_eflags(start.eflags());
+    c
 }
 
 impl EngineUnderTest {
@@ -37,6 +54,10 @@ impl EngineUnderTest {
             EngineUnderTest::UnicornFast => "unicorn_fast",
             #[cfg(feature = "unicorn")]
             EngineUnderTest::Lockstep => "lockstep",
+            #[cfg(feature = "jit")]
+            EngineUnderTest::Jit => "jit",
+            #[cfg(feature = "jit")]
+            EngineUnderTest::JitLockstep => "jit_lockstep",
         }
     }
 
@@ -61,6 +82,17 @@ impl EngineUnderTest {
                 Box::new(vm::engine::unicorn::UnicornEngine::from_cpu(start)),
                 Default::default(),
             )),
+            #[cfg(feature = "jit")]
+            EngineUnderTest::Jit => Box::new(jit_from(start)),
+            #[cfg(feature = "jit")]
+            EngineUnderTest::JitLockstep => Box::new(
+                vm::engine::lockstep::Lockstep::new(
+                    Box::new(jit_from(start)),
+                    Box::new(start.clone()),
+                    Default::default(),
+                )
+                .by_blocks(),
+            ),
         }
     }
 
@@ -76,6 +108,8 @@ impl EngineUnderTest {
             EngineUnderTest::Unicorn | EngineUnderTest::UnicornFast => true,
             #[cfg(feature = "unicorn")]
             EngineUnderTest::Lockstep => false,
+            #[cfg(feature = "jit")]
+            EngineUnderTest::Jit | EngineUnderTest::JitLockstep => false,
         }
     }
 
@@ -100,6 +134,8 @@ impl EngineUnderTest {
             EngineUnderTest::Unicorn | EngineUnderTest::UnicornFast => PopfdAllOnes::TrapsOnTf,
             #[cfg(feature = "unicorn")]
             EngineUnderTest::Lockstep => PopfdAllOnes::Diverges,
+            #[cfg(feature = "jit")]
+            EngineUnderTest::Jit | EngineUnderTest::JitLockstep => PopfdAllOnes::KeepsUserFlags,
         }
     }
 
@@ -152,6 +188,14 @@ macro_rules! conformance {
             mod lockstep {
                 $( $crate::cpu_common::conformance!(@test lockstep, $crate::cpu_common::EngineUnderTest::Lockstep, $name, [$($($bug)*)?]); )*
             }
+            #[cfg(feature = "jit")]
+            mod jit {
+                $( $crate::cpu_common::conformance!(@test jit, $crate::cpu_common::EngineUnderTest::Jit, $name, [$($($bug)*)?]); )*
+            }
+            #[cfg(feature = "jit")]
+            mod jit_lockstep {
+                $( $crate::cpu_common::conformance!(@test jit_lockstep, $crate::cpu_common::EngineUnderTest::JitLockstep, $name, [$($($bug)*)?]); )*
+            }
         }
     };
     // No mark left for this engine: a plain test.
@@ -173,6 +217,12 @@ macro_rules! conformance {
         $crate::cpu_common::conformance!(@ignored $kind, $name, $why);
     };
     (@test lockstep, $kind:expr, $name:ident, [lockstep = $why:literal $(, $($rest:tt)*)?]) => {
+        $crate::cpu_common::conformance!(@ignored $kind, $name, $why);
+    };
+    (@test jit, $kind:expr, $name:ident, [jit = $why:literal $(, $($rest:tt)*)?]) => {
+        $crate::cpu_common::conformance!(@ignored $kind, $name, $why);
+    };
+    (@test jit_lockstep, $kind:expr, $name:ident, [jit_lockstep = $why:literal $(, $($rest:tt)*)?]) => {
         $crate::cpu_common::conformance!(@ignored $kind, $name, $why);
     };
     // A mark for another engine: look further.

@@ -92,7 +92,7 @@ fn decode_next(
 }
 
 /// The op running `insn` alone (its fast handler where it has one), and its fast form.
-fn translate(insn: &Insn) -> Result<(Op, Option<Form>), FaultKind> {
+pub(super) fn translate(insn: &Insn) -> Result<(Op, Option<Form>), FaultKind> {
     let mut op = Op::new(threaded(super::exec::misc::nop), insn.len);
     op.exec = ops::select(insn, &mut op)?;
     let form = ops::form_of(insn);

@@ -1,0 +1,221 @@
+//! The Cranelift JIT: host code for the interpreter's hot blocks (its second tier, see
+//! [`crate::cpu::tier`]).
+//!
+//! [`Jit`] is a [`Translator`]: given a hot block it decodes the block's instructions (the
+//! same [`Insn`](crate::cpu::Insn)s the interpreter was built from), translates the common
+//! ones to Cranelift IR ([`translate`]) and the rest to calls of the interpreter's own
+//! handler, and compiles the function. Translations are kept by the block's address and
+//! bytes, so one `Jit` shared by every process of a run compiles each block of a binary
+//! once, however many processes run it (M2-Planet, M1, hex2 and blood-elf run 13+ times
+//! each in the chain).
+
+mod translate;
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Instant;
+
+use cranelift_codegen::ir::{types, AbiParam, Signature};
+use cranelift_codegen::settings::{self, Configurable};
+use cranelift_jit::{JITBuilder, JITModule};
+use cranelift_module::{default_libcall_names, FuncId, Linkage, Module};
+
+use crate::cpu::tier::{self, InterpStep, NativeBlock, TierStats, Translator};
+use crate::cpu::{describe, Insn};
+use crate::memory::GuestMemory;
+
+/// Why the JIT could not start on this host.
+#[derive(Debug, thiserror::Error)]
+#[error("the JIT cannot generate code for this host: {0}")]
+pub struct JitUnavailable(String);
+
+/// The interpreter steps a block's host code calls, boxed: the code holds their addresses,
+/// which must not move when the list grows.
+#[allow(clippy::vec_box)]
+type Steps = Vec<Box<InterpStep>>;
+
+/// A translated block: its host code and the interpreter steps it calls.
+struct Translation {
+    code: NativeBlock,
+    /// Owned here because the host code holds their addresses.
+    _steps: Steps,
+}
+
+/// The imported helpers, as declared in the module.
+#[derive(Clone, Copy)]
+struct HelperIds {
+    load: FuncId,
+    store: FuncId,
+    step: FuncId,
+    cond: FuncId,
+    cf: FuncId,
+}
+
+struct Inner {
+    module: JITModule,
+    helpers: HelperIds,
+    /// Translations by (address, bytes); `None`: declined.
+    done: HashMap<(u32, Box<[u8]>), Option<Translation>>,
+    stats: TierStats,
+}
+
+// SAFETY: JITModule holds raw pointers to the code it owns; it is only touched under the
+// Mutex, and the code it made is immutable once finalized.
+unsafe impl Send for Inner {}
+
+/// The Cranelift JIT, shared by the processes of a run.
+pub struct Jit {
+    inner: Mutex<Inner>,
+}
+
+impl Jit {
+    /// A JIT for the host this runs on.
+    pub fn new() -> Result<Jit, JitUnavailable> {
+        let err = |e: &dyn std::fmt::Display| JitUnavailable(e.to_string());
+        let mut flags = settings::builder();
+        flags.set("opt_level", "speed").map_err(|e| err(&e))?;
+        flags
+            .set("use_colocated_libcalls", "false")
+            .map_err(|e| err(&e))?;
+        flags.set("is_pic", "false").map_err(|e| err(&e))?;
+        let isa = cranelift_native::builder()
+            .map_err(|e| err(&e))?
+            .finish(settings::Flags::new(flags))
+            .map_err(|e| err(&e))?;
+        let mut builder = JITBuilder::with_isa(isa, default_libcall_names());
+        for (name, addr) in tier::helpers() {
+            builder.symbol(name, addr);
+        }
+        let mut module = JITModule::new(builder);
+        let ptr = module.target_config().pointer_type();
+        let sig = |params: &[types::Type], ret: types::Type| {
+            let mut s = Signature::new(module.isa().default_call_conv());
+            s.params.extend(params.iter().map(|&t| AbiParam::new(t)));
+            s.returns.push(AbiParam::new(ret));
+            s
+        };
+        let (i32_, i64_) = (types::I32, types::I64);
+        let sigs = [
+            ("tier_load", sig(&[ptr, i32_, i32_], i64_)),
+            ("tier_store", sig(&[ptr, i32_, i32_, i32_], i32_)),
+            ("tier_step", sig(&[ptr, ptr], i32_)),
+            ("tier_cond", sig(&[ptr, i32_], i32_)),
+            ("tier_cf", sig(&[ptr], i32_)),
+        ];
+        let mut ids = Vec::new();
+        for (name, s) in &sigs {
+            ids.push(
+                module
+                    .declare_function(name, Linkage::Import, s)
+                    .map_err(|e| err(&e))?,
+            );
+        }
+        let helpers = HelperIds {
+            load: ids[0],
+            store: ids[1],
+            step: ids[2],
+            cond: ids[3],
+            cf: ids[4],
+        };
+        Ok(Jit {
+            inner: Mutex::new(Inner {
+                module,
+                helpers,
+                done: HashMap::new(),
+                stats: TierStats::default(),
+            }),
+        })
+    }
+}
+
+/// The block's instructions, or `None` if one does not decode (the block then ends
+/// before it in the interpreter too, which never makes such a block).
+fn describe_block(mem: &GuestMemory, start: u32, insns: u32) -> Option<Vec<Insn>> {
+    let mut out = Vec::with_capacity(insns as usize);
+    let mut at = start;
+    for _ in 0..insns {
+        let insn = describe(mem, at).ok()?;
+        at = insn.next();
+        out.push(insn);
+    }
+    Some(out)
+}
+
+impl Translator for Jit {
+    fn translate(
+        &self,
+        mem: &GuestMemory,
+        start: u32,
+        end: u32,
+        insns: u32,
+    ) -> Option<NativeBlock> {
+        let mut bytes = vec![0u8; end.wrapping_sub(start) as usize];
+        mem.read_bytes(start, &mut bytes).ok()?;
+        let key = (start, bytes.into_boxed_slice());
+        let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(t) = inner.done.get(&key) {
+            let code = t.as_ref().map(|t| t.code);
+            if code.is_some() {
+                inner.stats.cache_hits += 1;
+            }
+            return code;
+        }
+        let began = Instant::now();
+        let made =
+            describe_block(mem, start, insns).and_then(|block| inner.compile(start, end, &block));
+        inner.stats.compile_nanos += began.elapsed().as_nanos() as u64;
+        match &made {
+            Some(_) => inner.stats.compiled += 1,
+            None => inner.stats.declined += 1,
+        }
+        let code = made.as_ref().map(|t| t.code);
+        inner.done.insert(key, made);
+        code
+    }
+
+    fn stats(&self) -> TierStats {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner()).stats
+    }
+}
+
+impl Inner {
+    /// Compiles the block `insns` (from `start` to `end`).
+    fn compile(&mut self, start: u32, end: u32, insns: &[Insn]) -> Option<Translation> {
+        let mut ctx = self.module.make_context();
+        let ptr = self.module.target_config().pointer_type();
+        let mut sig = Signature::new(self.module.isa().default_call_conv());
+        sig.params.extend([AbiParam::new(ptr); 3]);
+        sig.returns.push(AbiParam::new(types::I64));
+        ctx.func.signature = sig.clone();
+        let steps = translate::block(
+            &mut self.module,
+            &mut ctx.func,
+            self.helpers,
+            start,
+            end,
+            insns,
+        )?;
+        let id = self.module.declare_anonymous_function(&sig).ok()?;
+        let defined = self.module.define_function(id, &mut ctx);
+        if let Err(e) = defined {
+            // A translation Cranelift rejects is a bug in `translate`; the block still runs.
+            if cfg!(debug_assertions) {
+                panic!("JIT: block at {start:#x} failed to compile: {e:?}");
+            }
+            return None;
+        }
+        if let Some(c) = ctx.compiled_code() {
+            self.stats.code_bytes += c.code_info().total_size as u64;
+        }
+        self.module.clear_context(&mut ctx);
+        self.module.finalize_definitions().ok()?;
+        let addr = self.module.get_finalized_function(id);
+        // SAFETY: the function was declared with NativeBlock's signature in the host's
+        // default calling convention, which is what `extern "C"` is.
+        let code = unsafe { std::mem::transmute::<*const u8, NativeBlock>(addr) };
+        Some(Translation {
+            code,
+            _steps: steps,
+        })
+    }
+}

@@ -64,12 +64,15 @@ struct PageCode {
     blocks: Vec<u32>,
 }
 
-const FAST_SLOTS: usize = 4096;
+/// Entries of the direct-mapped table (a power of two).
+pub const FAST_SLOTS: usize = 4096;
 
 /// A direct-mapped entry: a live block's start and where its ops are, so the executor
 /// reaches the ops with one load after the hash (no slot table, no `Option`).
+// repr(C): host code looks entries up in place (see [`fast_layout`]).
 #[derive(Clone, Copy)]
-struct FastEntry {
+#[repr(C)]
+pub struct FastEntry {
     start: u32,
     insns: u32,
     len: u32,
@@ -133,6 +136,17 @@ pub struct BlockCache {
 // cache; they are never shared outside it except through `BlockRef`, whose use is
 // bounded by the cache's own mutation rules.
 unsafe impl Send for BlockCache {}
+
+/// Where host code finds a block in the direct-mapped table: entry `(eip ^ eip >> 12) &
+/// (FAST_SLOTS - 1)`, [`fast_layout::SIZE`] bytes each.
+pub mod fast_layout {
+    use super::FastEntry;
+    use std::mem::offset_of;
+    pub const SIZE: i64 = std::mem::size_of::<FastEntry>() as i64;
+    pub const START: i32 = offset_of!(FastEntry, start) as i32;
+    pub const INSNS: i32 = offset_of!(FastEntry, insns) as i32;
+    pub const NATIVE: i32 = offset_of!(FastEntry, native) as i32;
+}
 
 #[inline(always)]
 fn fast_slot(eip: u32) -> usize {
@@ -235,6 +249,14 @@ impl BlockCache {
             .get(&start)
             .and_then(|&s| self.blocks[s as usize].as_ref())
             .map_or(&[], |b| &b.fused)
+    }
+
+    /// The direct-mapped table, allocated if it was not yet (host code reads it).
+    pub fn fast_table(&mut self) -> *const FastEntry {
+        if self.fast.is_empty() {
+            self.fast = vec![EMPTY; FAST_SLOTS];
+        }
+        self.fast.as_ptr()
     }
 
     /// Counts one more start of the live block in `slot`; when that makes it `threshold`

@@ -24,6 +24,7 @@ mod width;
 
 pub use disasm::disassemble;
 pub use insn::{describe, stores_at, Insn, MemRef, Operand, Rep, StrMem};
+pub use cache::{fast_layout as cache_layout, FAST_SLOTS};
 pub use ops::{Kind, Stores};
 
 use crate::memory::{GuestMemory, MemFault};
@@ -329,12 +330,12 @@ impl Cpu {
             let n = block.insns as u64;
             if budget >= n {
                 if let Some(f) = block.native {
-                    // SAFETY: `f` is the live block's host code.
-                    let r = unsafe { self.run_native(f, mem, cache) };
-                    let done = r & 0xffff_ffff;
+                    // SAFETY: `f` is the live block's host code, made by `translator`.
+                    let (how, done) =
+                        unsafe { self.run_native(translator.entry(), f, mem, cache, budget) };
                     budget -= done;
                     self.native_retired += done;
-                    match r >> 32 {
+                    match how {
                         native::BRANCH | native::CODE_WRITE => continue,
                         native::SYSCALL => break Stop::Syscall,
                         _ => {

@@ -10,14 +10,18 @@
 //! the offsets below, guest memory through [`GuestMemory::slot_table`] inline and through
 //! the helpers here when that is not enough (a page-straddling or unmapped access, a store
 //! into a page holding code, a flag it does not compute itself, an instruction it does not
-//! translate, which runs on the interpreter's own handler). It returns a [`Native`] code:
-//! how it left and how many of its instructions retired. A fault leaves the state as it
-//! was before the faulting instruction, with the fault in the `Cpu`, exactly as the
-//! interpreter does.
+//! translate, which runs on the interpreter's own handler). It is given the instruction
+//! budget left and returns a [`native`] code: how it left and the budget left then. Where
+//! a block branches to another block that has host code and fits in the budget, it jumps
+//! straight there (a tail call, after looking the target up in the block cache's
+//! direct-mapped table), so hot loops run without coming back to the block loop. A fault
+//! leaves the state as it was before the faulting instruction, with the fault in the
+//! `Cpu`, exactly as the interpreter does.
 
 use std::mem::offset_of;
+use std::ptr::NonNull;
 
-use super::cache::BlockCache;
+use super::cache::{BlockCache, FastEntry};
 use super::decode;
 use super::flags::LazyFlags;
 use super::insn::Insn;
@@ -25,9 +29,39 @@ use super::op::{Leave, Op};
 use super::{Cpu, FaultKind};
 use crate::memory::GuestMemory;
 
-/// Host code for one block: `(ctx, cpu, slot table) -> Native code`.
-pub type NativeBlock =
-    unsafe extern "C" fn(ctx: *mut TierCtx, cpu: *mut Cpu, slots: *const u8) -> u64;
+/// Host code for one block: the address of a function in the translator's own calling
+/// convention, entered through the translator's [`Entry`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NativeBlock(NonNull<u8>);
+
+// SAFETY: an address of immutable code, shared by design.
+unsafe impl Send for NativeBlock {}
+unsafe impl Sync for NativeBlock {}
+
+// Host code reads `Option<NativeBlock>` from the block table as one pointer (0: none).
+const _: () = assert!(std::mem::size_of::<Option<NativeBlock>>() == std::mem::size_of::<usize>());
+
+impl NativeBlock {
+    /// The code at `addr` (non-null).
+    pub fn new(addr: *const u8) -> Option<NativeBlock> {
+        NonNull::new(addr as *mut u8).map(NativeBlock)
+    }
+
+    /// Its address.
+    pub fn addr(self) -> *const u8 {
+        self.0.as_ptr()
+    }
+}
+
+/// Calls host code `code` with `(ctx, cpu, slot table, budget)`: the budget left (at most
+/// [`MAX_BUDGET`]), which covers the whole block at `cpu.eip`. Returns a [`native`] code.
+pub type Entry = unsafe extern "C" fn(
+    ctx: *mut TierCtx,
+    cpu: *mut Cpu,
+    slots: *const u8,
+    budget: u64,
+    code: *const u8,
+) -> u64;
 
 /// What host code and its helpers reach while a block runs.
 #[repr(C)]
@@ -35,11 +69,21 @@ pub struct TierCtx {
     cpu: *mut Cpu,
     mem: *mut GuestMemory,
     cache: *const BlockCache,
+    /// The block cache's direct-mapped table, for chaining.
+    fast: *const FastEntry,
 }
 
-/// How host code left its block (the high 32 bits of its result; the low 32 bits are the
-/// instructions of the block that retired).
+/// Offset of the direct-mapped table's address in a [`TierCtx`].
+pub const CTX_FAST: i32 = offset_of!(TierCtx, fast) as i32;
+
+/// The most budget host code is given at once (the rest of its result holds the exit).
+pub const MAX_BUDGET: u64 = (1 << 48) - 1;
+
+/// How host code left (the bits from [`native::SHIFT`] up of its result; the bits below
+/// are the budget left).
 pub mod native {
+    /// Where the exit kind starts in a result.
+    pub const SHIFT: u32 = 56;
     /// A branch (or the end of the block) retired; eip is where execution goes on.
     pub const BRANCH: u64 = 0;
     /// `int 0x80` retired; eip is past it.
@@ -84,6 +128,8 @@ pub struct TierStats {
 
 /// Turns hot blocks into host code.
 pub trait Translator: Send + Sync {
+    /// How the block loop calls the code this translator makes.
+    fn entry(&self) -> Entry;
     /// Host code for the block of `insns` instructions at `start..end` in `mem`, or `None`
     /// when this translator does not take it (it then runs on the interpreter).
     fn translate(&self, mem: &GuestMemory, start: u32, end: u32, insns: u32)
@@ -109,26 +155,35 @@ impl InterpStep {
 }
 
 impl Cpu {
-    /// Runs host code `f` for the block at eip on `mem`; `cache` holds the block.
+    /// Runs host code `f` (entered through `entry`) for the block at eip on `mem`, with
+    /// `budget` instructions (at least the block's); `cache` holds the block. Returns how
+    /// it left and how many instructions retired.
     ///
     /// # Safety
-    /// `f` must be host code a [`Translator`] made for the live block at `self.eip`.
+    /// `f` must be host code the translator of `entry` made for the live block at
+    /// `self.eip`.
     #[inline(always)]
     pub(super) unsafe fn run_native(
         &mut self,
+        entry: Entry,
         f: NativeBlock,
         mem: &mut GuestMemory,
-        cache: &BlockCache,
-    ) -> u64 {
+        cache: &mut BlockCache,
+        budget: u64,
+    ) -> (u64, u64) {
+        let budget = budget.min(MAX_BUDGET);
         let slots = mem.slot_table();
+        let fast = cache.fast_table();
         let mut ctx = TierCtx {
             cpu: self,
             mem,
             cache,
+            fast,
         };
         let cpu = ctx.cpu;
         // SAFETY: per the contract; the references behind ctx are not used until it returns.
-        unsafe { f(&mut ctx, cpu, slots) }
+        let r = unsafe { entry(&mut ctx, cpu, slots, budget, f.addr()) };
+        (r >> native::SHIFT, budget - (r & MAX_BUDGET))
     }
 }
 

@@ -15,12 +15,14 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Instant;
 
-use cranelift_codegen::ir::{types, AbiParam, Signature};
+use cranelift_codegen::ir::{types, AbiParam, InstBuilder, Signature, UserFuncName};
+use cranelift_codegen::isa::CallConv;
+use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
 use cranelift_codegen::settings::{self, Configurable};
 use cranelift_jit::{JITBuilder, JITModule};
 use cranelift_module::{default_libcall_names, FuncId, Linkage, Module};
 
-use crate::cpu::tier::{self, InterpStep, NativeBlock, TierStats, Translator};
+use crate::cpu::tier::{self, Entry, InterpStep, NativeBlock, TierStats, Translator};
 use crate::cpu::{describe, Insn};
 use crate::memory::GuestMemory;
 
@@ -66,6 +68,54 @@ unsafe impl Send for Inner {}
 /// The Cranelift JIT, shared by the processes of a run.
 pub struct Jit {
     inner: Mutex<Inner>,
+    /// The trampoline from the host's C convention into block code (tail convention, so
+    /// blocks can jump to each other).
+    entry: Entry,
+}
+
+/// The signature of block code: `(ctx, cpu, slots, budget) -> result`, tail convention.
+pub(crate) fn block_signature(ptr: types::Type) -> Signature {
+    let mut sig = Signature::new(CallConv::Tail);
+    sig.params.extend([AbiParam::new(ptr); 3]);
+    sig.params.push(AbiParam::new(types::I64));
+    sig.returns.push(AbiParam::new(types::I64));
+    sig
+}
+
+/// Compiles the [`Entry`] trampoline: calls its last argument as block code with the rest.
+fn compile_entry(module: &mut JITModule) -> Result<Entry, String> {
+    let ptr = module.target_config().pointer_type();
+    let mut sig = Signature::new(module.isa().default_call_conv());
+    sig.params.extend([AbiParam::new(ptr); 3]);
+    sig.params.push(AbiParam::new(types::I64));
+    sig.params.push(AbiParam::new(ptr));
+    sig.returns.push(AbiParam::new(types::I64));
+    let id = module
+        .declare_function("tier_entry", Linkage::Local, &sig)
+        .map_err(|e| e.to_string())?;
+    let mut ctx = module.make_context();
+    ctx.func.signature = sig;
+    ctx.func.name = UserFuncName::user(0, id.as_u32());
+    let mut fctx = FunctionBuilderContext::new();
+    let mut b = FunctionBuilder::new(&mut ctx.func, &mut fctx);
+    let block = b.create_block();
+    b.append_block_params_for_function_params(block);
+    b.switch_to_block(block);
+    let p = b.block_params(block).to_vec();
+    let callee = b.import_signature(block_signature(ptr));
+    let call = b.ins().call_indirect(callee, p[4], &p[..4]);
+    let r = b.inst_results(call)[0];
+    b.ins().return_(&[r]);
+    b.seal_all_blocks();
+    b.finalize();
+    module
+        .define_function(id, &mut ctx)
+        .map_err(|e| format!("{e:?}"))?;
+    module.clear_context(&mut ctx);
+    module.finalize_definitions().map_err(|e| e.to_string())?;
+    let addr = module.get_finalized_function(id);
+    // SAFETY: the function has Entry's signature in the host's C convention.
+    Ok(unsafe { std::mem::transmute::<*const u8, Entry>(addr) })
 }
 
 impl Jit {
@@ -78,6 +128,11 @@ impl Jit {
             .set("use_colocated_libcalls", "false")
             .map_err(|e| err(&e))?;
         flags.set("is_pic", "false").map_err(|e| err(&e))?;
+        // Tail calls between blocks need frame pointers (Cranelift 0.121).
+        flags.set("preserve_frame_pointers", "true").map_err(|e| err(&e))?;
+        // The IR comes from one translator whose output the tests check; verifying each
+        // function again costs a fifth of compile time.
+        flags.set("enable_verifier", "false").map_err(|e| err(&e))?;
         let isa = cranelift_native::builder()
             .map_err(|e| err(&e))?
             .finish(settings::Flags::new(flags))
@@ -117,6 +172,7 @@ impl Jit {
             cond: ids[3],
             cf: ids[4],
         };
+        let entry = compile_entry(&mut module).map_err(|e| err(&e))?;
         Ok(Jit {
             inner: Mutex::new(Inner {
                 module,
@@ -124,6 +180,7 @@ impl Jit {
                 done: HashMap::new(),
                 stats: TierStats::default(),
             }),
+            entry,
         })
     }
 }
@@ -142,6 +199,10 @@ fn describe_block(mem: &GuestMemory, start: u32, insns: u32) -> Option<Vec<Insn>
 }
 
 impl Translator for Jit {
+    fn entry(&self) -> Entry {
+        self.entry
+    }
+
     fn translate(
         &self,
         mem: &GuestMemory,
@@ -183,9 +244,7 @@ impl Inner {
     fn compile(&mut self, start: u32, end: u32, insns: &[Insn]) -> Option<Translation> {
         let mut ctx = self.module.make_context();
         let ptr = self.module.target_config().pointer_type();
-        let mut sig = Signature::new(self.module.isa().default_call_conv());
-        sig.params.extend([AbiParam::new(ptr); 3]);
-        sig.returns.push(AbiParam::new(types::I64));
+        let sig = block_signature(ptr);
         ctx.func.signature = sig.clone();
         let steps = translate::block(
             &mut self.module,
@@ -195,6 +254,8 @@ impl Inner {
             end,
             insns,
         )?;
+        let disasm = std::env::var_os("STAGE0_JIT_DISASM").is_some();
+        ctx.set_disasm(disasm);
         let id = self.module.declare_anonymous_function(&sig).ok()?;
         let defined = self.module.define_function(id, &mut ctx);
         if let Err(e) = defined {
@@ -206,13 +267,13 @@ impl Inner {
         }
         if let Some(c) = ctx.compiled_code() {
             self.stats.code_bytes += c.code_info().total_size as u64;
+            if let Some(text) = c.vcode.as_ref().filter(|_| disasm) {
+                eprintln!("JIT block {start:#010x}..{end:#010x}:\n{text}");
+            }
         }
         self.module.clear_context(&mut ctx);
         self.module.finalize_definitions().ok()?;
-        let addr = self.module.get_finalized_function(id);
-        // SAFETY: the function was declared with NativeBlock's signature in the host's
-        // default calling convention, which is what `extern "C"` is.
-        let code = unsafe { std::mem::transmute::<*const u8, NativeBlock>(addr) };
+        let code = NativeBlock::new(self.module.get_finalized_function(id))?;
         Some(Translation {
             code,
             _steps: steps,

@@ -1,7 +1,7 @@
 //! One block's instructions -> Cranelift IR.
 //!
 //! Guest registers live in Cranelift variables for the whole block (loaded from the `Cpu`
-//! on entry, stored back at exits only if written). The lazy flags record of the last
+//! where first read, stored back at exits only if written). The lazy flags record of the last
 //! flag-setting instruction is kept as IR values: a Jcc/SETcc after CMP/SUB or a logic op
 //! compares the operands directly, and the record reaches the `Cpu` only at an exit.
 //! Memory goes through the slot table inline; anything unusual calls a helper.
@@ -21,7 +21,8 @@ use cranelift_module::Module;
 
 use super::HelperIds;
 use crate::cpu::flags::kind;
-use crate::cpu::tier::{layout, native, InterpStep, LOAD_FAULT};
+use crate::cpu::cache_layout as fast_layout;
+use crate::cpu::tier::{layout, native, InterpStep, CTX_FAST, LOAD_FAULT};
 use crate::cpu::{reg::ESP, Insn, Kind, MemRef, Operand, Rep};
 use crate::memory::{PAGE_SIZE, SLOT_BYTES, SLOT_CODE, SLOT_DATA};
 
@@ -55,9 +56,16 @@ struct Tx<'a> {
     ctx: Value,
     cpu: Value,
     slots: Value,
+    /// The instruction budget on entry (covers the whole block).
+    budget: Value,
     regs: [Variable; 8],
+    /// Registers whose variable holds their value (the others are read from the `Cpu`
+    /// where first needed).
+    loaded: u8,
     /// Registers written since they were last stored to the `Cpu`.
     dirty: u8,
+    /// Block code's signature, for jumps to other blocks.
+    sig: cranelift_codegen::ir::SigRef,
     flags: Flags,
     h: Helpers,
     /// The instruction being translated and its index in the block.
@@ -134,24 +142,24 @@ pub(super) fn block(
     b.append_block_params_for_function_params(entry);
     b.switch_to_block(entry);
     let params = b.block_params(entry).to_vec();
-    let (ctx, cpu, slots) = (params[0], params[1], params[2]);
+    let (ctx, cpu, slots, budget) = (params[0], params[1], params[2], params[3]);
     let mut regs = [Variable::from_u32(0); 8];
     for (i, r) in regs.iter_mut().enumerate() {
         *r = Variable::from_u32(i as u32);
         b.declare_var(*r, types::I32);
-        let v = b
-            .ins()
-            .load(types::I32, state(), cpu, layout::REGS + 4 * i as i32);
-        b.def_var(*r, v);
     }
+    let sig = b.import_signature(super::block_signature(ptr));
     let mut tx = Tx {
         b,
         ptr,
         ctx,
         cpu,
         slots,
+        budget,
         regs,
+        loaded: 0,
         dirty: 0,
+        sig,
         flags: Flags::InCpu,
         h,
         insn: insns[0],
@@ -177,7 +185,7 @@ pub(super) fn block(
     }
     if !ended {
         let to = tx.b.ins().iconst(types::I32, end as i64);
-        tx.exit(native::BRANCH, insns.len() as u32, Some(to));
+        tx.chain(insns.len() as u32, to);
     }
     tx.b.seal_all_blocks();
     tx.b.finalize();
@@ -193,16 +201,30 @@ impl Tx<'_> {
         self.b.ins().iconst(types::I32, v as i32 as i64)
     }
 
+    /// The whole register `slot`, read from the `Cpu` here if it is not in its variable
+    /// yet (the straight path dominates every later use, so that read serves them all).
+    fn reg32(&mut self, slot: usize) -> Value {
+        if self.loaded & (1 << slot) == 0 {
+            let v = self
+                .b
+                .ins()
+                .load(types::I32, state(), self.cpu, layout::REGS + 4 * slot as i32);
+            self.b.def_var(self.regs[slot], v);
+            self.loaded |= 1 << slot;
+        }
+        self.b.use_var(self.regs[slot])
+    }
+
     /// Register `r` of width `w` (1: AL..BH numbering), zero-extended.
     fn get(&mut self, r: u8, w: u8) -> Value {
         match w {
-            4 => self.b.use_var(self.regs[(r & 7) as usize]),
+            4 => self.reg32((r & 7) as usize),
             2 => {
-                let v = self.b.use_var(self.regs[(r & 7) as usize]);
+                let v = self.reg32((r & 7) as usize);
                 self.b.ins().band_imm(v, 0xffff)
             }
             _ => {
-                let v = self.b.use_var(self.regs[(r & 3) as usize]);
+                let v = self.reg32((r & 3) as usize);
                 let v = if r >= 4 {
                     self.b.ins().ushr_imm(v, 8)
                 } else {
@@ -224,7 +246,7 @@ impl Tx<'_> {
         let new = if keep == 0 {
             v
         } else {
-            let old = self.b.use_var(self.regs[slot]);
+            let old = self.reg32(slot);
             let old = self.b.ins().band_imm(old, keep as i32 as i64);
             let low = self.b.ins().band_imm(v, (!keep >> shift) as i64);
             let low = if shift > 0 {
@@ -235,6 +257,7 @@ impl Tx<'_> {
             self.b.ins().bor(old, low)
         };
         self.b.def_var(self.regs[slot], new);
+        self.loaded |= 1 << slot;
         self.dirty |= 1 << slot;
     }
 
@@ -270,16 +293,16 @@ impl Tx<'_> {
         let at = self.b.ins().imul_imm(page, SLOT_BYTES as i64);
         let slot = self.b.ins().iadd(self.slots, at);
         let data = self.b.ins().load(self.ptr, state(), slot, SLOT_DATA);
-        let ok = if store {
+        // A store goes inline only to a page without decoded code: no page otherwise.
+        let data = if store {
             let code = self.b.ins().load(types::I64, state(), slot, SLOT_CODE);
-            let no_code = self.b.ins().icmp_imm(IntCC::Equal, code, 0);
-            let mapped = self.b.ins().icmp_imm(IntCC::NotEqual, data, 0);
-            self.b.ins().band(no_code, mapped)
+            let none = self.b.ins().iconst(self.ptr, 0);
+            self.b.ins().select(code, none, data)
         } else {
             data
         };
         let fast = self.b.create_block();
-        self.b.ins().brif(ok, fast, &[], slow, &[]);
+        self.b.ins().brif(data, fast, &[], slow, &[]);
         self.b.switch_to_block(fast);
         let off = self.b.ins().uextend(self.ptr, off);
         self.b.ins().iadd(data, off)
@@ -412,11 +435,64 @@ impl Tx<'_> {
         if let Some(e) = eip {
             self.b.ins().store(state(), e, self.cpu, layout::EIP);
         }
+        let code = self.result(how, retired);
+        self.b.ins().return_(&[code]);
+        self.dirty = dirty;
+        self.flags = flags;
+    }
+
+    /// The result for leaving with `how` after `retired` instructions of the block.
+    fn result(&mut self, how: u64, retired: u32) -> Value {
+        let left = self.b.ins().iadd_imm(self.budget, -(retired as i64));
+        self.b.ins().bor_imm(left, (how << native::SHIFT) as i64)
+    }
+
+    /// Leaves the block for guest address `to` after `retired` instructions: straight into
+    /// the target's host code when the block cache has it and it fits in the budget left,
+    /// else back to the block loop. Ends the current IR block.
+    fn chain(&mut self, retired: u32, to: Value) {
+        let (dirty, flags) = (self.dirty, self.flags);
+        self.sync();
+        let left = self.b.ins().iadd_imm(self.budget, -(retired as i64));
+        let table = self.b.ins().load(self.ptr, state(), self.ctx, CTX_FAST);
+        let hash = self.b.ins().ushr_imm(to, 12);
+        let hash = self.b.ins().bxor(hash, to);
+        let hash = self
+            .b
+            .ins()
+            .band_imm(hash, (crate::cpu::FAST_SLOTS - 1) as i64);
+        let hash = self.b.ins().uextend(self.ptr, hash);
+        let at = self.b.ins().imul_imm(hash, fast_layout::SIZE);
+        let entry = self.b.ins().iadd(table, at);
+        let start = self
+            .b
+            .ins()
+            .load(types::I32, state(), entry, fast_layout::START);
         let code = self
             .b
             .ins()
-            .iconst(types::I64, ((how << 32) | retired as u64) as i64);
-        self.b.ins().return_(&[code]);
+            .load(self.ptr, state(), entry, fast_layout::NATIVE);
+        let n = self
+            .b
+            .ins()
+            .load(types::I32, state(), entry, fast_layout::INSNS);
+        let n = self.b.ins().uextend(types::I64, n);
+        let same = self.b.ins().icmp(IntCC::Equal, start, to);
+        let none = self.b.ins().iconst(self.ptr, 0);
+        let code = self.b.ins().select(same, code, none);
+        let fits = self.b.ins().icmp(IntCC::UnsignedGreaterThanOrEqual, left, n);
+        let code = self.b.ins().select(fits, code, none);
+        let jump = self.b.create_block();
+        let back = self.b.create_block();
+        self.b.ins().brif(code, jump, &[], back, &[]);
+        self.b.switch_to_block(jump);
+        let args = [self.ctx, self.cpu, self.slots, left];
+        self.b.ins().return_call_indirect(self.sig, code, &args);
+        self.b.switch_to_block(back);
+        self.b.ins().store(state(), to, self.cpu, layout::EIP);
+        let r = self.result(native::BRANCH, retired);
+        self.b.ins().return_(&[r]);
+        // A Jcc's other arm leaves from the same state.
         self.dirty = dirty;
         self.flags = flags;
     }
@@ -460,9 +536,10 @@ impl Tx<'_> {
             self.b.switch_to_block(fault);
             self.exit_before(native::FAULT);
             self.b.switch_to_block(left);
-            let code = self.b.ins().uextend(types::I64, r);
-            let code = self.b.ins().ishl_imm(code, 32);
-            let code = self.b.ins().iadd_imm(code, (self.index + 1) as i64);
+            let how = self.b.ins().uextend(types::I64, r);
+            let how = self.b.ins().ishl_imm(how, native::SHIFT as i64);
+            let left = self.b.ins().iadd_imm(self.budget, -((self.index + 1) as i64));
+            let code = self.b.ins().bor(how, left);
             self.b.ins().return_(&[code]);
             return;
         }
@@ -480,13 +557,8 @@ impl Tx<'_> {
         let to = self.c32(next);
         self.exit(native::CODE_WRITE, self.index + 1, Some(to));
         self.b.switch_to_block(on);
-        for r in 0..8 {
-            let v = self
-                .b
-                .ins()
-                .load(types::I32, state(), self.cpu, layout::REGS + 4 * r as i32);
-            self.b.def_var(self.regs[r], v);
-        }
+        // The handler may have changed any register: read them again where needed.
+        self.loaded = 0;
     }
 
     /// Condition `cc` (0 = O ... 15 = G) as an i8 0/1.
@@ -799,10 +871,10 @@ impl Tx<'_> {
                 let n = self.index + 1;
                 self.b.switch_to_block(taken);
                 let to = self.c32(t);
-                self.exit(native::BRANCH, n, Some(to));
+                self.chain(n, to);
                 self.b.switch_to_block(not);
                 let to = self.c32(i.next());
-                self.exit(native::BRANCH, n, Some(to));
+                self.chain(n, to);
             }
             Kind::Jmp | Kind::Call if i.osize == 4 => {
                 let to = match o0 {
@@ -824,7 +896,7 @@ impl Tx<'_> {
                     // drops the stale blocks before it runs the target.
                     self.code_hit = None;
                 }
-                self.exit(native::BRANCH, self.index + 1, Some(to));
+                self.chain(self.index + 1, to);
             }
             Kind::Ret if i.osize == 4 => {
                 let extra = match o0 {
@@ -836,7 +908,7 @@ impl Tx<'_> {
                 let to = self.load(esp, 4);
                 let up = self.b.ins().iadd_imm(esp, 4 + extra as i64);
                 self.set(ESP as u8, 4, up);
-                self.exit(native::BRANCH, self.index + 1, Some(to));
+                self.chain(self.index + 1, to);
             }
             _ => return false,
         }

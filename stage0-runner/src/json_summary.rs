@@ -137,6 +137,12 @@ pub struct BenchSummary {
     /// emulator / native and emulator / qemu-i386.
     pub emulator_vs_native: Option<f64>,
     pub emulator_vs_qemu: Option<f64>,
+    /// The emulator with the JIT tier (`--engine jit`), when the build has it.
+    pub jit_seconds: Option<f64>,
+    /// jit / native, jit / qemu-i386 and jit / interpreter.
+    pub jit_vs_native: Option<f64>,
+    pub jit_vs_qemu: Option<f64>,
+    pub jit_vs_interp: Option<f64>,
     /// `what: why` for each measurement that did not happen or failed.
     pub skipped: Vec<String>,
 }

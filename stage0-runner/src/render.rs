@@ -42,9 +42,6 @@ pub fn after_run(o: &Outcome) {
             c.instructions, c.blocks, c.syscalls, c.full_compares
         );
     }
-    if let Some(j) = &o.jit {
-        eprintln!("{}", jit_line(j));
-    }
     for f in &o.faults {
         eprintln!("stage0-runner: {f}");
     }

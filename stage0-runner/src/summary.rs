@@ -44,6 +44,9 @@ pub fn print_table(o: &Outcome) {
         o.instructions as f64 / secs / 1e6,
         mib(o.peak_guest_pages)
     );
+    if let Some(j) = &o.jit {
+        eprintln!("{}", crate::render::jit_line(j));
+    }
 }
 
 /// Guest pages as MiB.

@@ -8,7 +8,8 @@
 //!   [`qemu`]), when `qemu-i386` is on PATH; answers checked. The parents stay emulated so
 //!   that their children reach the hook (without binfmt_misc the host kernel would run a
 //!   qemu'd parent's children natively); the report gives their share;
-//! - emulator: [`stage0_chain::execute`], as `run --quiet` runs it, answers checked.
+//! - emulator: [`stage0_chain::execute`], as `run --quiet` runs it, answers checked: on
+//!   the interpreter, then on the JIT tier (`--engine jit`) when the build has it.
 
 pub mod qemu;
 
@@ -21,6 +22,7 @@ use std::time::{Duration, Instant};
 use clap::Args;
 use stage0_chain::{answers, Layout, NoHooks, Options, Plan};
 use vm::record::RecordEnd;
+use vm::EngineKind;
 
 #[derive(Args)]
 pub struct BenchArgs {
@@ -89,10 +91,37 @@ pub fn bench(a: BenchArgs) -> u8 {
     };
 
     let (emulated, verified, split) = match copy_tree(&a.tree, &scratch.join("emulator")) {
-        Ok(t) => run_emulator(&t),
+        Ok(t) => run_emulator(&t, EngineKind::Interp),
         Err(e) => (Err(e), false, None),
     };
     report("emulator", &emulated, native.as_ref().ok());
+    let (jit, jit_verified) = if vm::engine::registry::jit_available().is_ok() {
+        let (m, ok, _) = match copy_tree(&a.tree, &scratch.join("jit")) {
+            Ok(t) => run_emulator(&t, EngineKind::Jit),
+            Err(e) => (Err(e), false, None),
+        };
+        report("jit", &m, native.as_ref().ok());
+        (m, ok)
+    } else {
+        let why = vm::engine::registry::jit_available()
+            .err()
+            .map_or_else(String::new, |e| e.to_string());
+        crate::say!("jit          skipped: {why}");
+        skipped.push(format!("jit: {why}"));
+        (Err(why), true)
+    };
+    if let (Ok(j), Ok(e)) = (&jit, &emulated) {
+        crate::say!(
+            "jit / interpreter: {:.2}x",
+            j.as_secs_f64() / e.as_secs_f64()
+        );
+    }
+    if let (Some(q), Ok(j)) = (&qemu_run, &jit) {
+        crate::say!(
+            "jit / qemu-i386: {:.2}x (whole chain; the parents run in our kernel in both)",
+            j.as_secs_f64() / q.total.as_secs_f64()
+        );
+    }
     if let (Some(q), Ok(e)) = (&qemu_run, &emulated) {
         crate::say!(
             "emulator / qemu-i386: {:.2}x (whole chain; the parents run in our kernel in both)",
@@ -117,10 +146,10 @@ pub fn bench(a: BenchArgs) -> u8 {
     if !a.keep {
         let _ = std::fs::remove_dir_all(&scratch);
     }
-    let code = u8::from(!verified || qemu_failed);
+    let code = u8::from(!verified || !jit_verified || qemu_failed);
     if a.json {
         let secs = |m: &Measured| m.as_ref().ok().map(Duration::as_secs_f64);
-        for (what, m) in [("native", &native), ("emulator", &emulated)] {
+        for (what, m) in [("native", &native), ("emulator", &emulated), ("jit", &jit)] {
             if let Err(e) = m {
                 skipped.push(format!("{what}: {e}"));
             }
@@ -131,6 +160,7 @@ pub fn bench(a: BenchArgs) -> u8 {
             secs(&emulated),
         );
         let ratio = |a: Option<f64>, b: Option<f64>| Some(a? / b?);
+        let j = secs(&jit);
         crate::json_summary::print(&crate::json_summary::BenchSummary {
             format: crate::json_summary::BENCH_FORMAT,
             exit_code: code,
@@ -139,6 +169,10 @@ pub fn bench(a: BenchArgs) -> u8 {
             emulator_seconds: e,
             emulator_vs_native: ratio(e, n),
             emulator_vs_qemu: ratio(e, q),
+            jit_seconds: j,
+            jit_vs_native: ratio(j, n),
+            jit_vs_qemu: ratio(j, q),
+            jit_vs_interp: ratio(j, e),
             skipped,
         });
     }
@@ -353,13 +387,15 @@ struct Split {
     instructions: u64,
 }
 
-/// `run` on the copy, quietly; the wall time, whether every answer matched, and the split.
-fn run_emulator(tree: &Path) -> (Measured, bool, Option<Split>) {
+/// `run` on the copy with `engine`, quietly; the wall time, whether every answer matched,
+/// and the split.
+fn run_emulator(tree: &Path, engine: EngineKind) -> (Measured, bool, Option<Split>) {
     let plan = match stage0_chain::plan(tree, Layout::Upstream) {
         Ok(p) => p,
         Err(e) => return (Err(e.to_string()), false, None),
     };
     let options = Options {
+        engine,
         interrupt: Some(stage0_chain::interrupt::flag()),
         answers: plan
             .answers
@@ -370,13 +406,17 @@ fn run_emulator(tree: &Path) -> (Measured, bool, Option<Split>) {
     let outcome = stage0_chain::execute(tree, &plan, options, Rc::new(RefCell::new(NoHooks)));
     if let Ok(o) = &outcome {
         crate::render::after_run(o);
+        if let Some(j) = &o.jit {
+            crate::say!("{}", crate::render::jit_line(j));
+        }
     }
     match outcome.map_err(|e| crate::render::chain_error(&e)) {
         Ok(o) => {
             let ok = o.failure.is_none() && o.checked.iter().all(|c| c.ok());
             let matched = o.checked.iter().filter(|c| c.ok()).count();
             crate::say!(
-                "emulator: {matched}/{} answers match, {} guest instructions, {:.0} MIPS",
+                "{}: {matched}/{} answers match, {} guest instructions, {:.0} MIPS",
+                stage0_chain::engine_name(engine),
                 o.checked.len(),
                 o.instructions,
                 o.instructions as f64 / o.wall.as_secs_f64() / 1e6

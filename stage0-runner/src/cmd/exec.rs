@@ -210,6 +210,9 @@ fn run_guest(a: &ExecArgs, cfg: Config) -> (u8, ExecOutcome) {
             stats.instructions as f64 / secs.max(1e-9) / 1e6,
             stats.peak_guest_pages as f64 * 4096.0 / (1024.0 * 1024.0)
         );
+        if let Some(j) = kernel.tier_stats() {
+            eprintln!("stage0-runner: {}", crate::render::jit_line(&j));
+        }
     }
     let (code, outcome) = match result {
         Ok(status) => {
@@ -302,7 +305,9 @@ fn limit_outcome(e: &RunError) -> (u8, ExecOutcome) {
 fn native_cross_check(a: &ExecArgs) -> u8 {
     use crate::native;
     let engine = match a.engine.engine {
-        crate::cmd::run::EngineArg::Interp => vm::EngineKind::Interp,
+        crate::cmd::run::EngineArg::Interp | crate::cmd::run::EngineArg::Auto => {
+            vm::EngineKind::Interp
+        }
         crate::cmd::run::EngineArg::Unicorn => vm::EngineKind::Unicorn,
         crate::cmd::run::EngineArg::Jit => vm::EngineKind::Jit,
     };

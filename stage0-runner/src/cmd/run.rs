@@ -75,8 +75,10 @@ pub struct RunArgs {
 /// Engine choice for `run` (unicorn needs a build with the cargo feature `vm/unicorn`).
 #[derive(Args, Default, Clone, Debug)]
 pub struct EngineArgs {
-    /// The engine that runs every guest.
-    #[arg(long, value_enum, default_value = "interp")]
+    /// The engine that runs every guest. `auto`: the JIT where this build and host have
+    /// it (with a notice when not), the interpreter otherwise; with `--cross-check`, the
+    /// interpreter against unicorn.
+    #[arg(long, value_enum, default_value = "auto")]
     pub engine: EngineArg,
     /// Run every process on the interpreter and unicorn in lockstep, comparing state after
     /// every instruction (takes no value; the host CPU as oracle is `exec
@@ -88,8 +90,10 @@ pub struct EngineArgs {
 /// `--engine` values.
 #[derive(clap::ValueEnum, Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum EngineArg {
-    /// The block-cached interpreter.
+    /// The fastest engine this build and host have (the JIT, else the interpreter).
     #[default]
+    Auto,
+    /// The block-cached interpreter.
     Interp,
     /// unicorn-engine (builds with the `vm/unicorn` feature).
     Unicorn,
@@ -102,7 +106,7 @@ impl EngineArgs {
     /// The kernel's engine kind, or why this combination cannot run.
     pub fn kind(&self) -> Result<EngineKind, String> {
         match (self.cross_check, self.engine) {
-            (true, EngineArg::Interp) => Ok(EngineKind::CrossCheck),
+            (true, EngineArg::Auto | EngineArg::Interp) => Ok(EngineKind::CrossCheck),
             (true, EngineArg::Unicorn) => {
                 Err("--cross-check already runs both engines; drop --engine unicorn".into())
             }
@@ -110,6 +114,13 @@ impl EngineArgs {
             (false, EngineArg::Interp) => Ok(EngineKind::Interp),
             (false, EngineArg::Unicorn) => Ok(EngineKind::Unicorn),
             (false, EngineArg::Jit) => Ok(EngineKind::Jit),
+            (false, EngineArg::Auto) => Ok(match vm::engine::registry::jit_available() {
+                Ok(()) => EngineKind::Jit,
+                Err(e) => {
+                    eprintln!("stage0-runner: notice: {e}; running on the interpreter");
+                    EngineKind::Interp
+                }
+            }),
         }
     }
 

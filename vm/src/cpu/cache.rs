@@ -53,6 +53,17 @@ pub struct Block {
     pub heat: u32,
     /// Its host code, once translated.
     pub native: Option<NativeBlock>,
+    /// Other guest bytes its host code was made from (a region of several blocks): a
+    /// store there drops this block too.
+    pub covers: Box<[(u32, u32)]>,
+}
+
+impl Block {
+    /// The guest ranges `(start, end)` this block depends on: its own bytes, then those
+    /// its host code covers.
+    fn spans(&self) -> impl Iterator<Item = (u32, u32)> + '_ {
+        std::iter::once((self.start, self.end)).chain(self.covers.iter().copied())
+    }
 }
 
 /// Decoded code on one guest page.
@@ -219,6 +230,7 @@ impl BlockCache {
             fused: d.fused.into_boxed_slice(),
             heat: 0,
             native: None,
+            covers: Box::new([]),
         };
         let slot = match self.free.pop() {
             Some(s) => {
@@ -231,16 +243,23 @@ impl BlockCache {
             }
         };
         self.by_start.insert(start, slot);
+        self.track(mem, slot, start, end);
+        slot
+    }
+
+    /// Records that the block in `slot` depends on the guest bytes `start..end`.
+    fn track(&mut self, mem: &mut GuestMemory, slot: u32, start: u32, end: u32) {
         for_each_page_span(start, end, |page, lo, hi| {
             let pc = self.pages.entry(page).or_insert_with(|| PageCode {
                 bytes: [0; 64],
                 blocks: Vec::new(),
             });
             set_bits(&mut pc.bytes, lo, hi);
-            pc.blocks.push(slot);
+            if !pc.blocks.contains(&slot) {
+                pc.blocks.push(slot);
+            }
         });
         mem.mark_code(start, end.wrapping_sub(start));
-        slot
     }
 
     /// The fused ops of the live block starting at `start` (which [`Self::get`] found).
@@ -259,32 +278,45 @@ impl BlockCache {
         self.fast.as_ptr()
     }
 
-    /// Counts one more start of the live block in `slot`; when that makes it `threshold`
-    /// hot, asks `translator` for host code (once: a block it declines stays on the ops).
-    /// Whether it has host code now.
+    /// Counts one more start of the live block in `slot`. At `heat.reuse` starts it
+    /// takes host code the translator already has for these bytes (made for an earlier
+    /// process); at `heat.compile` it has the translator make it (once: a block it
+    /// declines stays on the ops). Whether it has host code now.
     #[cold]
     pub fn heat_up(
         &mut self,
-        mem: &GuestMemory,
+        mem: &mut GuestMemory,
         slot: u32,
-        threshold: u32,
+        heat: super::tier::Heat,
         translator: &dyn super::tier::Translator,
     ) -> bool {
         let Some(b) = self.blocks[slot as usize].as_mut() else {
             return false;
         };
         b.heat = b.heat.saturating_add(1);
-        if b.heat != threshold {
+        if b.heat != heat.reuse && b.heat != heat.compile {
             return false;
         }
+        let compile = b.heat >= heat.compile;
+        if compile {
+            b.heat = u32::MAX;
+        }
+        let Some(t) = translator.translate(mem, b.start, b.end, b.insns, compile) else {
+            return false;
+        };
         b.heat = u32::MAX;
-        b.native = translator.translate(mem, b.start, b.end, b.insns);
+        b.native = Some(t.code);
+        b.covers = t.covers.into_boxed_slice();
         if let Some(e) = self.fast.get_mut(fast_slot(b.start)) {
             if e.ops == b.ops.as_ptr() {
                 e.native = b.native;
             }
         }
-        b.native.is_some()
+        let covers = b.covers.clone();
+        for (start, end) in covers.iter().copied() {
+            self.track(mem, slot, start, end);
+        }
+        true
     }
 
     /// Whether any of the written ranges overlaps bytes of a live block.
@@ -310,7 +342,9 @@ impl BlockCache {
                     if any_bits(&pc.bytes, lo, hi) {
                         for &s in &pc.blocks {
                             if let Some(b) = &self.blocks[s as usize] {
-                                if (b.start as u64) < wend && (addr as u64) < block_end(b) {
+                                if b.spans().any(|(start, end)| {
+                                    (start as u64) < wend && (addr as u64) < span_end(start, end)
+                                }) {
                                     doomed.push(s);
                                 }
                             }
@@ -341,25 +375,29 @@ impl BlockCache {
         self.free.push(slot);
         // Rebuild the byte maps of the pages the block touched from the blocks still there.
         let blocks = &self.blocks;
-        for_each_page_span(b.start, b.end, |page, _, _| {
-            let Some(pc) = self.pages.get_mut(&page) else {
-                return;
-            };
-            pc.blocks.retain(|&s| s != slot);
-            pc.bytes = [0; 64];
-            for &s in &pc.blocks {
-                if let Some(o) = &blocks[s as usize] {
-                    for_each_page_span(o.start, o.end, |p2, lo, hi| {
-                        if p2 == page {
-                            set_bits(&mut pc.bytes, lo, hi);
+        for (start, end) in b.spans() {
+            for_each_page_span(start, end, |page, _, _| {
+                let Some(pc) = self.pages.get_mut(&page) else {
+                    return;
+                };
+                pc.blocks.retain(|&s| s != slot);
+                pc.bytes = [0; 64];
+                for &s in &pc.blocks {
+                    if let Some(o) = &blocks[s as usize] {
+                        for (os, oe) in o.spans() {
+                            for_each_page_span(os, oe, |p2, lo, hi| {
+                                if p2 == page {
+                                    set_bits(&mut pc.bytes, lo, hi);
+                                }
+                            });
                         }
-                    });
+                    }
                 }
-            }
-            if pc.blocks.is_empty() {
-                self.pages.remove(&page);
-            }
-        });
+                if pc.blocks.is_empty() {
+                    self.pages.remove(&page);
+                }
+            });
+        }
     }
 
     /// Forgets every block (and the memory's code marks).
@@ -374,9 +412,10 @@ impl BlockCache {
     }
 }
 
-fn block_end(b: &Block) -> u64 {
-    if b.end > b.start {
-        b.end as u64
+/// The end of the span `start..end` as a 64-bit address.
+fn span_end(start: u32, end: u32) -> u64 {
+    if end > start {
+        end as u64
     } else {
         // The block runs up to the very end of the address space.
         1 << 32

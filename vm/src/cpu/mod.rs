@@ -22,9 +22,10 @@ mod ops;
 pub mod tier;
 mod width;
 
+pub use cache::{fast_layout as cache_layout, FAST_SLOTS};
+pub use decode::MAX_BLOCK_OPS;
 pub use disasm::disassemble;
 pub use insn::{describe, stores_at, Insn, MemRef, Operand, Rep, StrMem};
-pub use cache::{fast_layout as cache_layout, FAST_SLOTS};
 pub use ops::{Kind, Stores};
 
 use crate::memory::{GuestMemory, MemFault};
@@ -32,10 +33,7 @@ use cache::BlockCache;
 use flags::{bit as fbit, LazyFlags};
 use op::{Leave, Op};
 use std::sync::Arc;
-use tier::{native, Translator};
-
-/// Starts of a block before the tiered loop asks for its host code (by default).
-pub const HOT_BLOCK: u32 = 32;
+use tier::{native, Heat, Translator};
 
 /// Register numbers, in the encoding's order.
 pub mod reg {
@@ -106,8 +104,8 @@ pub struct Cpu {
     /// The second tier: host code for hot blocks (see [`tier`]); `None` for the plain
     /// interpreter.
     tier: Option<Arc<dyn Translator>>,
-    /// Starts of a block before it is translated.
-    hot: u32,
+    /// When blocks get host code.
+    hot: Heat,
     /// Instructions retired in host code.
     native_retired: u64,
 }
@@ -158,7 +156,7 @@ impl Cpu {
             fault: FaultKind::InvalidOpcode,
             partial: Vec::new(),
             tier: None,
-            hot: HOT_BLOCK,
+            hot: Heat::DEFAULT,
             native_retired: 0,
         }
     }
@@ -166,15 +164,27 @@ impl Cpu {
     /// The interpreter with a second tier: hot blocks run as host code from `translator`
     /// (which processes may share: forks keep it).
     pub fn with_tier(translator: Arc<dyn Translator>) -> Self {
-        Self::with_tier_at(translator, HOT_BLOCK)
+        let knob = |k: &str, d: u32| {
+            std::env::var(k)
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(d)
+        };
+        let hot = Heat {
+            reuse: knob("STAGE0_JIT_REUSE", Heat::DEFAULT.reuse),
+            compile: knob("STAGE0_JIT_HOT", Heat::DEFAULT.compile),
+        };
+        Self::with_tier_at(translator, hot)
     }
 
-    /// [`Cpu::with_tier`], translating a block at its `hot`-th start (1: before it first
-    /// runs, as the tests do to run every block as host code).
-    pub fn with_tier_at(translator: Arc<dyn Translator>, hot: u32) -> Self {
+    /// [`Cpu::with_tier`], blocks getting host code at the starts `hot` says.
+    pub fn with_tier_at(translator: Arc<dyn Translator>, hot: Heat) -> Self {
         Cpu {
             tier: Some(translator),
-            hot: hot.max(1),
+            hot: Heat {
+                reuse: hot.reuse.max(1),
+                compile: hot.compile.max(1),
+            },
             ..Cpu::new()
         }
     }
@@ -317,6 +327,9 @@ impl Cpu {
         max: u64,
     ) -> Stop {
         let mut budget = max;
+        // Set when host code left an instruction to the interpreter: the next block runs
+        // on its ops.
+        let mut slow = false;
         let stop = loop {
             if mem.has_code_writes() {
                 let writes = mem.take_code_writes();
@@ -328,7 +341,7 @@ impl Cpu {
                 Err(kind) => break Stop::Fault(Fault { kind, eip: start }),
             };
             let n = block.insns as u64;
-            if budget >= n {
+            if budget >= n && !std::mem::take(&mut slow) {
                 if let Some(f) = block.native {
                     // SAFETY: `f` is the live block's host code, made by `translator`.
                     let (how, done) =
@@ -336,13 +349,11 @@ impl Cpu {
                     budget -= done;
                     self.native_retired += done;
                     match how {
-                        native::BRANCH | native::CODE_WRITE => continue,
+                        native::BRANCH => continue,
                         native::SYSCALL => break Stop::Syscall,
                         _ => {
-                            break Stop::Fault(Fault {
-                                kind: self.fault,
-                                eip: self.eip,
-                            })
+                            slow = true;
+                            continue;
                         }
                     }
                 }

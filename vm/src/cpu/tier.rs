@@ -7,26 +7,23 @@
 //! host code lives and dies with its decoded block, so self-modifying code drops both.
 //!
 //! Host code works on the [`Cpu`] in place: the registers, eip and the lazy flags record at
-//! the offsets below, guest memory through [`GuestMemory::slot_table`] inline and through
-//! the helpers here when that is not enough (a page-straddling or unmapped access, a store
-//! into a page holding code, a flag it does not compute itself, an instruction it does not
-//! translate, which runs on the interpreter's own handler). It is given the instruction
+//! the offsets below, guest memory through [`GuestMemory::slot_table`]. Whatever it does
+//! not do itself (a page-straddling or unmapped access, a store into decoded code, an
+//! instruction it does not translate) it leaves to the interpreter: it returns
+//! [`native::SLOW`] with the state before that instruction, and the block loop runs the
+//! interpreter's block from there. So faults and self-modifying code are the
+//! interpreter's business, handled exactly as without the tier. It is given the instruction
 //! budget left and returns a [`native`] code: how it left and the budget left then. Where
 //! a block branches to another block that has host code and fits in the budget, it jumps
 //! straight there (a tail call, after looking the target up in the block cache's
-//! direct-mapped table), so hot loops run without coming back to the block loop. A fault
-//! leaves the state as it was before the faulting instruction, with the fault in the
-//! `Cpu`, exactly as the interpreter does.
+//! direct-mapped table), so hot loops run without coming back to the block loop.
 
 use std::mem::offset_of;
 use std::ptr::NonNull;
 
 use super::cache::{BlockCache, FastEntry};
-use super::decode;
 use super::flags::LazyFlags;
-use super::insn::Insn;
-use super::op::{Leave, Op};
-use super::{Cpu, FaultKind};
+use super::Cpu;
 use crate::memory::GuestMemory;
 
 /// Host code for one block: the address of a function in the translator's own calling
@@ -63,12 +60,9 @@ pub type Entry = unsafe extern "C" fn(
     code: *const u8,
 ) -> u64;
 
-/// What host code and its helpers reach while a block runs.
+/// What host code reaches besides the `Cpu` and the slot table while a block runs.
 #[repr(C)]
 pub struct TierCtx {
-    cpu: *mut Cpu,
-    mem: *mut GuestMemory,
-    cache: *const BlockCache,
     /// The block cache's direct-mapped table, for chaining.
     fast: *const FastEntry,
 }
@@ -88,10 +82,9 @@ pub mod native {
     pub const BRANCH: u64 = 0;
     /// `int 0x80` retired; eip is past it.
     pub const SYSCALL: u64 = 1;
-    /// An instruction faulted; eip is at it, the fault is in the `Cpu`.
-    pub const FAULT: u64 = 2;
-    /// An instruction stored over decoded code; eip is past it.
-    pub const CODE_WRITE: u64 = 3;
+    /// The instruction at eip is for the interpreter (an access the code does not do
+    /// inline, an instruction or condition it does not translate); nothing of it ran.
+    pub const SLOW: u64 = 3;
 }
 
 /// Where host code finds the `Cpu`'s state (byte offsets from the `Cpu`).
@@ -126,32 +119,55 @@ pub struct TierStats {
     pub code_bytes: u64,
 }
 
+/// Host code for a block, and the guest bytes it was made from.
+pub struct Translated {
+    pub code: NativeBlock,
+    /// Guest ranges `(start, end)` beyond the block's own bytes that the code depends on
+    /// (the other blocks of a region): a store there must drop it.
+    pub covers: Vec<(u32, u32)>,
+}
+
 /// Turns hot blocks into host code.
 pub trait Translator: Send + Sync {
     /// How the block loop calls the code this translator makes.
     fn entry(&self) -> Entry;
     /// Host code for the block of `insns` instructions at `start..end` in `mem`, or `None`
-    /// when this translator does not take it (it then runs on the interpreter).
-    fn translate(&self, mem: &GuestMemory, start: u32, end: u32, insns: u32)
-        -> Option<NativeBlock>;
+    /// when this translator does not take it (it then runs on the interpreter). Without
+    /// `compile`, only code it already has for these bytes.
+    fn translate(
+        &self,
+        mem: &GuestMemory,
+        start: u32,
+        end: u32,
+        insns: u32,
+        compile: bool,
+    ) -> Option<Translated>;
     /// What it did so far.
     fn stats(&self) -> TierStats;
 }
 
-/// One instruction as the interpreter runs it, for host code to call on
-/// ([`helper_step`]): its op followed by a jump to the next instruction.
-pub struct InterpStep {
-    ops: [Op; 2],
+/// When the block loop asks for a block's host code, in starts of the block.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Heat {
+    /// Take code the translator already has (cheap: a lookup).
+    pub reuse: u32,
+    /// Have the translator make it (a compile costs as much as interpreting some
+    /// hundred thousand instructions, so only blocks that run often are worth it).
+    pub compile: u32,
 }
 
-impl InterpStep {
-    /// The interpreter's op for `insn`, or the fault it raises when run.
-    pub fn new(insn: &Insn) -> Result<Box<InterpStep>, FaultKind> {
-        let (op, _) = decode::translate(insn)?;
-        Ok(Box::new(InterpStep {
-            ops: [op, decode::end_of_block(insn.next())],
-        }))
-    }
+impl Heat {
+    /// The defaults, measured on the chain (vm/PERFORMANCE.md).
+    pub const DEFAULT: Heat = Heat {
+        reuse: 32,
+        compile: 1000,
+    };
+
+    /// Everything at the first start (the tests run every block as host code).
+    pub const AT_ONCE: Heat = Heat {
+        reuse: 1,
+        compile: 1,
+    };
 }
 
 impl Cpu {
@@ -173,118 +189,12 @@ impl Cpu {
     ) -> (u64, u64) {
         let budget = budget.min(MAX_BUDGET);
         let slots = mem.slot_table();
-        let fast = cache.fast_table();
         let mut ctx = TierCtx {
-            cpu: self,
-            mem,
-            cache,
-            fast,
+            fast: cache.fast_table(),
         };
-        let cpu = ctx.cpu;
-        // SAFETY: per the contract; the references behind ctx are not used until it returns.
-        let r = unsafe { entry(&mut ctx, cpu, slots, budget, f.addr()) };
+        // SAFETY: per the contract; nothing else touches the Cpu, the memory or the
+        // cache until it returns.
+        let r = unsafe { entry(&mut ctx, self, slots, budget, f.addr()) };
         (r >> native::SHIFT, budget - (r & MAX_BUDGET))
     }
-}
-
-/// Flag in a [`helper_load`] result: the load faulted.
-pub const LOAD_FAULT: u64 = 1 << 32;
-
-/// Whether the store just done reached decoded code: true leaves the block after the
-/// instruction; a store into a code granule that misses the decoded bytes is forgotten
-/// (as the interpreter's block loop does).
-fn store_hit_code(ctx: &TierCtx) -> bool {
-    // SAFETY: the pointers in ctx are live for the duration of the host code's call.
-    let (mem, cache) = unsafe { (&mut *ctx.mem, &*ctx.cache) };
-    if !mem.has_code_writes() {
-        return false;
-    }
-    if cache.hits_code(mem.code_writes()) {
-        return true;
-    }
-    mem.take_code_writes();
-    false
-}
-
-/// A load of `size` (1, 2 or 4) bytes: the value, or [`LOAD_FAULT`] with the fault
-/// recorded in the `Cpu`.
-extern "C" fn helper_load(ctx: *mut TierCtx, addr: u32, size: u32) -> u64 {
-    // SAFETY: host code passes the ctx it was given.
-    let ctx = unsafe { &mut *ctx };
-    let (cpu, mem) = unsafe { (&mut *ctx.cpu, &*ctx.mem) };
-    let r = match size {
-        1 => mem.read_u8(addr).map(u32::from),
-        2 => mem.read_u16(addr).map(u32::from),
-        _ => mem.read_u32(addr),
-    };
-    match r {
-        Ok(v) => v as u64,
-        Err(f) => {
-            cpu.fault = FaultKind::Page(f);
-            LOAD_FAULT
-        }
-    }
-}
-
-/// A store of the low `size` bytes of `v`: 0 done, 1 faulted (nothing written, the fault
-/// in the `Cpu`), 2 done over decoded code (leave after this instruction).
-extern "C" fn helper_store(ctx: *mut TierCtx, addr: u32, size: u32, v: u32) -> u32 {
-    // SAFETY: host code passes the ctx it was given.
-    let ctx = unsafe { &mut *ctx };
-    let (cpu, mem) = unsafe { (&mut *ctx.cpu, &mut *ctx.mem) };
-    let r = match size {
-        1 => mem.write_u8(addr, v as u8),
-        2 => mem.write_u16(addr, v as u16),
-        _ => mem.write_u32(addr, v),
-    };
-    match r {
-        Err(f) => {
-            cpu.fault = FaultKind::Page(f);
-            1
-        }
-        Ok(()) if store_hit_code(ctx) => 2,
-        Ok(()) => 0,
-    }
-}
-
-/// Runs one instruction on the interpreter's handler (the state is in the `Cpu`): 0 it
-/// went on or branched (eip set), 1 `int 0x80` (eip past it), 2 it faulted (nothing
-/// committed, the fault in the `Cpu`), 3 it stored over decoded code.
-extern "C" fn helper_step(ctx: *mut TierCtx, step: *const InterpStep) -> u32 {
-    // SAFETY: host code passes the ctx it was given and a step it owns.
-    let ctx = unsafe { &mut *ctx };
-    let (cpu, mem, step) = unsafe { (&mut *ctx.cpu, &mut *ctx.mem, &*step) };
-    let op = &step.ops[0];
-    match (op.exec)(cpu, mem, op) {
-        Leave::Branch => 0,
-        Leave::Syscall => 1,
-        Leave::Fault => 2,
-        Leave::CodeWrite if store_hit_code(ctx) => 3,
-        Leave::CodeWrite => 0,
-    }
-}
-
-/// Condition code `cc` (0 = O ... 15 = G) from the flags in the `Cpu`.
-extern "C" fn helper_cond(ctx: *mut TierCtx, cc: u32) -> u32 {
-    // SAFETY: host code passes the ctx it was given.
-    let cpu = unsafe { &*(*ctx).cpu };
-    cpu.flags.cond(cc as u8) as u32
-}
-
-/// CF from the flags in the `Cpu`.
-extern "C" fn helper_cf(ctx: *mut TierCtx) -> u32 {
-    // SAFETY: host code passes the ctx it was given.
-    let cpu = unsafe { &*(*ctx).cpu };
-    cpu.flags.cf() as u32
-}
-
-/// The helpers by the names host code imports them under.
-pub fn helpers() -> [(&'static str, *const u8); 5] {
-    [
-        ("tier_load", helper_load as *const u8),
-        ("tier_store", helper_store as *const u8),
-        ("tier_step", helper_step as *const u8),
-        ("tier_cond", helper_cond as *const u8),
-        ("tier_cf", helper_cf as *const u8),
-    ]
 }

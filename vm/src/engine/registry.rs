@@ -106,6 +106,11 @@ pub fn start(
     start_with(kind, entry, esp, abi, counts, jit)
 }
 
+/// Whether this build has a JIT that runs on this host (why not, otherwise).
+pub fn jit_available() -> Result<(), EngineError> {
+    new_jit().map(|_| ())
+}
+
 /// A new JIT for this host.
 pub fn new_jit() -> Result<SharedTranslator, EngineError> {
     #[cfg(feature = "jit")]

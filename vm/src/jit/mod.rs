@@ -9,6 +9,9 @@
 //! once, however many processes run it (M2-Planet, M1, hex2 and blood-elf run 13+ times
 //! each in the chain).
 
+mod flags;
+mod insn;
+mod region;
 mod translate;
 
 use std::collections::HashMap;
@@ -17,45 +20,27 @@ use std::time::Instant;
 
 use cranelift_codegen::ir::{types, AbiParam, InstBuilder, Signature, UserFuncName};
 use cranelift_codegen::isa::CallConv;
-use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
 use cranelift_codegen::settings::{self, Configurable};
+use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
 use cranelift_jit::{JITBuilder, JITModule};
-use cranelift_module::{default_libcall_names, FuncId, Linkage, Module};
+use cranelift_module::{default_libcall_names, Linkage, Module};
 
-use crate::cpu::tier::{self, Entry, InterpStep, NativeBlock, TierStats, Translator};
-use crate::cpu::{describe, Insn};
+use crate::cpu::tier::{Entry, NativeBlock, TierStats, Translated, Translator};
 use crate::memory::GuestMemory;
+use region::GuestBlock;
 
 /// Why the JIT could not start on this host.
 #[derive(Debug, thiserror::Error)]
 #[error("the JIT cannot generate code for this host: {0}")]
 pub struct JitUnavailable(String);
 
-/// The interpreter steps a block's host code calls, boxed: the code holds their addresses,
-/// which must not move when the list grows.
-#[allow(clippy::vec_box)]
-type Steps = Vec<Box<InterpStep>>;
-
-/// A translated block: its host code and the interpreter steps it calls.
+/// A translated region: its host code (owned by the module).
 struct Translation {
     code: NativeBlock,
-    /// Owned here because the host code holds their addresses.
-    _steps: Steps,
-}
-
-/// The imported helpers, as declared in the module.
-#[derive(Clone, Copy)]
-struct HelperIds {
-    load: FuncId,
-    store: FuncId,
-    step: FuncId,
-    cond: FuncId,
-    cf: FuncId,
 }
 
 struct Inner {
     module: JITModule,
-    helpers: HelperIds,
     /// Translations by (address, bytes); `None`: declined.
     done: HashMap<(u32, Box<[u8]>), Option<Translation>>,
     stats: TierStats,
@@ -123,13 +108,16 @@ impl Jit {
     pub fn new() -> Result<Jit, JitUnavailable> {
         let err = |e: &dyn std::fmt::Display| JitUnavailable(e.to_string());
         let mut flags = settings::builder();
+        // "speed" over "none": 1.48 s against 1.71 s on the M2 step (vm/PERFORMANCE.md).
         flags.set("opt_level", "speed").map_err(|e| err(&e))?;
         flags
             .set("use_colocated_libcalls", "false")
             .map_err(|e| err(&e))?;
         flags.set("is_pic", "false").map_err(|e| err(&e))?;
         // Tail calls between blocks need frame pointers (Cranelift 0.121).
-        flags.set("preserve_frame_pointers", "true").map_err(|e| err(&e))?;
+        flags
+            .set("preserve_frame_pointers", "true")
+            .map_err(|e| err(&e))?;
         // The IR comes from one translator whose output the tests check; verifying each
         // function again costs a fifth of compile time.
         flags.set("enable_verifier", "false").map_err(|e| err(&e))?;
@@ -137,65 +125,18 @@ impl Jit {
             .map_err(|e| err(&e))?
             .finish(settings::Flags::new(flags))
             .map_err(|e| err(&e))?;
-        let mut builder = JITBuilder::with_isa(isa, default_libcall_names());
-        for (name, addr) in tier::helpers() {
-            builder.symbol(name, addr);
-        }
+        let builder = JITBuilder::with_isa(isa, default_libcall_names());
         let mut module = JITModule::new(builder);
-        let ptr = module.target_config().pointer_type();
-        let sig = |params: &[types::Type], ret: types::Type| {
-            let mut s = Signature::new(module.isa().default_call_conv());
-            s.params.extend(params.iter().map(|&t| AbiParam::new(t)));
-            s.returns.push(AbiParam::new(ret));
-            s
-        };
-        let (i32_, i64_) = (types::I32, types::I64);
-        let sigs = [
-            ("tier_load", sig(&[ptr, i32_, i32_], i64_)),
-            ("tier_store", sig(&[ptr, i32_, i32_, i32_], i32_)),
-            ("tier_step", sig(&[ptr, ptr], i32_)),
-            ("tier_cond", sig(&[ptr, i32_], i32_)),
-            ("tier_cf", sig(&[ptr], i32_)),
-        ];
-        let mut ids = Vec::new();
-        for (name, s) in &sigs {
-            ids.push(
-                module
-                    .declare_function(name, Linkage::Import, s)
-                    .map_err(|e| err(&e))?,
-            );
-        }
-        let helpers = HelperIds {
-            load: ids[0],
-            store: ids[1],
-            step: ids[2],
-            cond: ids[3],
-            cf: ids[4],
-        };
         let entry = compile_entry(&mut module).map_err(|e| err(&e))?;
         Ok(Jit {
             inner: Mutex::new(Inner {
                 module,
-                helpers,
                 done: HashMap::new(),
                 stats: TierStats::default(),
             }),
             entry,
         })
     }
-}
-
-/// The block's instructions, or `None` if one does not decode (the block then ends
-/// before it in the interpreter too, which never makes such a block).
-fn describe_block(mem: &GuestMemory, start: u32, insns: u32) -> Option<Vec<Insn>> {
-    let mut out = Vec::with_capacity(insns as usize);
-    let mut at = start;
-    for _ in 0..insns {
-        let insn = describe(mem, at).ok()?;
-        at = insn.next();
-        out.push(insn);
-    }
-    Some(out)
 }
 
 impl Translator for Jit {
@@ -207,31 +148,45 @@ impl Translator for Jit {
         &self,
         mem: &GuestMemory,
         start: u32,
-        end: u32,
+        _end: u32,
         insns: u32,
-    ) -> Option<NativeBlock> {
-        let mut bytes = vec![0u8; end.wrapping_sub(start) as usize];
-        mem.read_bytes(start, &mut bytes).ok()?;
+        compile: bool,
+    ) -> Option<Translated> {
+        let blocks = region::discover(mem, start, insns)?;
+        // Keyed by every byte the code is made from: the same address holds other code
+        // in other processes.
+        let mut bytes = Vec::new();
+        for g in &blocks {
+            let at = bytes.len();
+            bytes.resize(at + g.end.wrapping_sub(g.start) as usize, 0);
+            mem.read_bytes(g.start, &mut bytes[at..]).ok()?;
+        }
+        let covers: Vec<(u32, u32)> = blocks[1..].iter().map(|g| (g.start, g.end)).collect();
         let key = (start, bytes.into_boxed_slice());
         let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(t) = inner.done.get(&key) {
-            let code = t.as_ref().map(|t| t.code);
-            if code.is_some() {
-                inner.stats.cache_hits += 1;
+        let code = match inner.done.get(&key) {
+            Some(t) => {
+                let code = t.as_ref().map(|t| t.code);
+                if code.is_some() {
+                    inner.stats.cache_hits += 1;
+                }
+                code
             }
-            return code;
-        }
-        let began = Instant::now();
-        let made =
-            describe_block(mem, start, insns).and_then(|block| inner.compile(start, end, &block));
-        inner.stats.compile_nanos += began.elapsed().as_nanos() as u64;
-        match &made {
-            Some(_) => inner.stats.compiled += 1,
-            None => inner.stats.declined += 1,
-        }
-        let code = made.as_ref().map(|t| t.code);
-        inner.done.insert(key, made);
-        code
+            None if !compile => None,
+            None => {
+                let began = Instant::now();
+                let made = inner.compile(start, &blocks);
+                inner.stats.compile_nanos += began.elapsed().as_nanos() as u64;
+                match &made {
+                    Some(_) => inner.stats.compiled += 1,
+                    None => inner.stats.declined += 1,
+                }
+                let code = made.as_ref().map(|t| t.code);
+                inner.done.insert(key, made);
+                code
+            }
+        }?;
+        Some(Translated { code, covers })
     }
 
     fn stats(&self) -> TierStats {
@@ -240,20 +195,13 @@ impl Translator for Jit {
 }
 
 impl Inner {
-    /// Compiles the block `insns` (from `start` to `end`).
-    fn compile(&mut self, start: u32, end: u32, insns: &[Insn]) -> Option<Translation> {
+    /// Compiles the region `blocks` entered at `start`.
+    fn compile(&mut self, start: u32, blocks: &[GuestBlock]) -> Option<Translation> {
         let mut ctx = self.module.make_context();
         let ptr = self.module.target_config().pointer_type();
         let sig = block_signature(ptr);
         ctx.func.signature = sig.clone();
-        let steps = translate::block(
-            &mut self.module,
-            &mut ctx.func,
-            self.helpers,
-            start,
-            end,
-            insns,
-        )?;
+        translate::region(&mut self.module, &mut ctx.func, blocks)?;
         let disasm = std::env::var_os("STAGE0_JIT_DISASM").is_some();
         ctx.set_disasm(disasm);
         let id = self.module.declare_anonymous_function(&sig).ok()?;
@@ -268,15 +216,15 @@ impl Inner {
         if let Some(c) = ctx.compiled_code() {
             self.stats.code_bytes += c.code_info().total_size as u64;
             if let Some(text) = c.vcode.as_ref().filter(|_| disasm) {
-                eprintln!("JIT block {start:#010x}..{end:#010x}:\n{text}");
+                eprintln!(
+                    "JIT region at {start:#010x} ({} blocks):\n{text}",
+                    blocks.len()
+                );
             }
         }
         self.module.clear_context(&mut ctx);
         self.module.finalize_definitions().ok()?;
         let code = NativeBlock::new(self.module.get_finalized_function(id))?;
-        Some(Translation {
-            code,
-            _steps: steps,
-        })
+        Some(Translation { code })
     }
 }

@@ -1,38 +1,45 @@
-//! One block's instructions -> Cranelift IR.
+//! One region (see [`super::region`]) -> one Cranelift function.
 //!
-//! Guest registers live in Cranelift variables for the whole block (loaded from the `Cpu`
-//! where first read, stored back at exits only if written). The lazy flags record of the last
-//! flag-setting instruction is kept as IR values: a Jcc/SETcc after CMP/SUB or a logic op
-//! compares the operands directly, and the record reaches the `Cpu` only at an exit.
-//! Memory goes through the slot table inline; anything unusual calls a helper.
+//! Guest registers live in Cranelift variables for the whole region (read from the `Cpu`
+//! on entry, those the region may write stored back at each exit). The lazy flags record
+//! of the last flag-setting instruction is kept as IR values (see [`super::flags`]) and
+//! reaches the `Cpu` only where the code leaves a guest block. Memory is accessed
+//! inline through the slot table.
+//!
+//! The code calls nothing: anything it does not do inline (an access that crosses a
+//! page or hits an unmapped page, a store into a granule of decoded code, an
+//! instruction or condition it does not translate) leaves with [`native::SLOW`] and the
+//! state before that instruction, and the block loop runs it on the interpreter. So a
+//! fault is reported by the interpreter, exactly, and no value has to survive a call
+//! (which keeps the guest registers in host registers).
 //!
 //! Exactness: each instruction computes everything (loads included) before it commits
-//! anything, stores before register writes, so an exit taken at a faulting access stores
-//! the state before the instruction. Instructions not translated here run on the
-//! interpreter's handler, with the state synced to the `Cpu` around the call.
+//! anything, stores before register writes, so leaving at any access is leaving before
+//! the instruction.
+
+use std::collections::HashMap;
 
 use cranelift_codegen::ir::condcodes::IntCC;
 use cranelift_codegen::ir::{
-    types, Block, Endianness, FuncRef, Function, InstBuilder, MemFlags, Type, Value,
+    types, Block, Endianness, Function, InstBuilder, MemFlags, SigRef, Type, Value,
 };
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext, Variable};
 use cranelift_jit::JITModule;
 use cranelift_module::Module;
 
-use super::HelperIds;
-use crate::cpu::flags::kind;
+use super::region::GuestBlock;
 use crate::cpu::cache_layout as fast_layout;
-use crate::cpu::tier::{layout, native, InterpStep, CTX_FAST, LOAD_FAULT};
-use crate::cpu::{reg::ESP, Insn, Kind, MemRef, Operand, Rep};
-use crate::memory::{PAGE_SIZE, SLOT_BYTES, SLOT_CODE, SLOT_DATA};
+use crate::cpu::tier::{layout, native, CTX_FAST};
+use crate::cpu::{reg::ESP, Insn, Kind, MemRef, Operand};
+use crate::memory::{CODE_GRANULE, PAGE_SIZE, SLOT_BYTES, SLOT_CODE, SLOT_DATA};
 
-/// The flags as the block knows them.
+/// The flags as the code knows them.
 #[derive(Clone, Copy)]
-enum Flags {
-    /// In the `Cpu` (on entry, after an interpreter step).
+pub(super) enum Flags {
+    /// In the `Cpu` (on entering a guest block).
     InCpu,
-    /// Recorded by an instruction of this block: kind byte, operands, result; `synced`
-    /// when the `Cpu` holds the same record.
+    /// Recorded by an instruction of this guest block: kind byte, operands, result;
+    /// `synced` when the `Cpu` holds the same record.
     Known {
         kind: u8,
         a: Value,
@@ -42,65 +49,34 @@ enum Flags {
     },
 }
 
-struct Helpers {
-    load: FuncRef,
-    store: FuncRef,
-    step: FuncRef,
-    cond: FuncRef,
-    cf: FuncRef,
-}
-
-struct Tx<'a> {
-    b: FunctionBuilder<'a>,
+pub(super) struct Tx<'a> {
+    pub(super) b: FunctionBuilder<'a>,
     ptr: Type,
     ctx: Value,
-    cpu: Value,
+    pub(super) cpu: Value,
     slots: Value,
-    /// The instruction budget on entry (covers the whole block).
-    budget: Value,
+    /// The instruction budget left before the current guest block (on entry: covers
+    /// the first block).
+    budget: Variable,
     regs: [Variable; 8],
-    /// Registers whose variable holds their value (the others are read from the `Cpu`
-    /// where first needed).
-    loaded: u8,
-    /// Registers written since they were last stored to the `Cpu`.
-    dirty: u8,
-    /// Block code's signature, for jumps to other blocks.
-    sig: cranelift_codegen::ir::SigRef,
-    flags: Flags,
-    h: Helpers,
-    /// The instruction being translated and its index in the block.
-    insn: Insn,
-    index: u32,
-    /// Set when a store of this instruction reached decoded code (i32, non-zero).
-    code_hit: Option<Value>,
-}
-
-fn width_idx(w: u8) -> u8 {
-    match w {
-        1 => 0,
-        2 => 1,
-        _ => 2,
-    }
-}
-
-fn mask(w: u8) -> u32 {
-    match w {
-        1 => 0xff,
-        2 => 0xffff,
-        _ => 0xffff_ffff,
-    }
-}
-
-fn sign(w: u8) -> u32 {
-    match w {
-        1 => 0x80,
-        2 => 0x8000,
-        _ => 0x8000_0000,
-    }
+    /// Registers some instruction of the region may write: stored back at every exit.
+    written: u8,
+    /// Block code's signature, for jumps to other regions.
+    sig: SigRef,
+    /// The region's blocks by guest address: their IR block and instruction count.
+    heads: HashMap<u32, (Block, u32)>,
+    /// The one block every exit to the block loop goes through: `(result, eip)`.
+    exit_block: Block,
+    /// The one block every jump out of the region goes through: `(budget left, eip)`.
+    chain_block: Block,
+    pub(super) flags: Flags,
+    /// The instruction being translated and its index in its guest block.
+    pub(super) insn: Insn,
+    pub(super) index: u32,
 }
 
 /// Cpu state accesses: the Cpu is ours for the call.
-fn state() -> MemFlags {
+pub(super) fn state() -> MemFlags {
     MemFlags::trusted()
 }
 
@@ -111,120 +87,166 @@ fn guest() -> MemFlags {
         .with_endianness(Endianness::Little)
 }
 
-/// Translates the block `insns` (`start..end`) into `func`; the interpreter steps it calls
-/// are returned to be kept alive with the code. `None`: not translatable.
-pub(super) fn block(
+/// Translates the region `blocks` (entered at the first) into `func`. `None`: empty.
+pub(super) fn region(
     module: &mut JITModule,
     func: &mut Function,
-    ids: HelperIds,
-    _start: u32,
-    end: u32,
-    insns: &[Insn],
-) -> Option<super::Steps> {
-    // Block enders that store (other than `call`, translated here) would need the step's
-    // code-write exit to know the branch target: none in the op list does today.
-    if let Some(last) = insns.last() {
-        if last.ends_block() && last.kind != Kind::Call && !store_free(last) {
-            return None;
-        }
-    }
+    blocks: &[GuestBlock],
+) -> Option<()> {
+    let first = blocks.first().filter(|g| !g.insns.is_empty())?;
     let ptr = module.target_config().pointer_type();
-    let h = Helpers {
-        load: module.declare_func_in_func(ids.load, func),
-        store: module.declare_func_in_func(ids.store, func),
-        step: module.declare_func_in_func(ids.step, func),
-        cond: module.declare_func_in_func(ids.cond, func),
-        cf: module.declare_func_in_func(ids.cf, func),
-    };
     let mut fctx = FunctionBuilderContext::new();
     let mut b = FunctionBuilder::new(func, &mut fctx);
     let entry = b.create_block();
     b.append_block_params_for_function_params(entry);
     b.switch_to_block(entry);
     let params = b.block_params(entry).to_vec();
-    let (ctx, cpu, slots, budget) = (params[0], params[1], params[2], params[3]);
     let mut regs = [Variable::from_u32(0); 8];
     for (i, r) in regs.iter_mut().enumerate() {
         *r = Variable::from_u32(i as u32);
         b.declare_var(*r, types::I32);
     }
+    let budget = Variable::from_u32(8);
+    b.declare_var(budget, types::I64);
+    b.def_var(budget, params[3]);
     let sig = b.import_signature(super::block_signature(ptr));
+    let heads = blocks
+        .iter()
+        .map(|g| (g.start, (b.create_block(), g.insns.len() as u32)))
+        .collect();
+    let exit_block = b.create_block();
+    b.append_block_param(exit_block, types::I64);
+    b.append_block_param(exit_block, types::I32);
+    b.set_cold_block(exit_block);
+    let chain_block = b.create_block();
+    b.append_block_param(chain_block, types::I64);
+    b.append_block_param(chain_block, types::I32);
+    let insns = || blocks.iter().flat_map(|g| &g.insns);
+    let written = insns().fold(0u8, |m, i| m | writes(i));
+    let used = insns().fold(written, |m, i| m | reads(i));
     let mut tx = Tx {
         b,
         ptr,
-        ctx,
-        cpu,
-        slots,
+        ctx: params[0],
+        cpu: params[1],
+        slots: params[2],
         budget,
         regs,
-        loaded: 0,
-        dirty: 0,
+        written,
         sig,
+        heads,
+        exit_block,
+        chain_block,
         flags: Flags::InCpu,
-        h,
-        insn: insns[0],
+        insn: first.insns[0],
         index: 0,
-        code_hit: None,
     };
-    let mut steps = Vec::new();
-    let mut ended = false;
-    for (i, insn) in insns.iter().enumerate() {
-        tx.insn = *insn;
-        tx.index = i as u32;
-        tx.code_hit = None;
-        if !tx.native() {
-            let step = InterpStep::new(insn).ok()?;
-            tx.step(&step);
-            steps.push(step);
+    // The registers the region uses are read once, on entry: every path then has them.
+    for r in 0..8 {
+        if used & (1 << r) != 0 {
+            let v =
+                tx.b.ins()
+                    .load(types::I32, state(), tx.cpu, layout::REGS + 4 * r as i32);
+            tx.b.def_var(tx.regs[r], v);
         }
-        if insn.ends_block() {
-            ended = true;
-            break;
-        }
-        tx.finish_insn();
     }
-    if !ended {
-        let to = tx.b.ins().iconst(types::I32, end as i64);
-        tx.chain(insns.len() as u32, to);
+    let head = tx.heads[&first.start].0;
+    tx.b.ins().jump(head, &[]);
+    for g in blocks {
+        tx.guest_block(g);
     }
+    tx.finish_exits();
     tx.b.seal_all_blocks();
     tx.b.finalize();
-    Some(steps)
+    Some(())
 }
 
-fn store_free(insn: &Insn) -> bool {
-    matches!(insn.kind.stores(), crate::cpu::Stores::Nothing)
+/// The registers an instruction may write (by slot; every one for instructions that
+/// write registers implicitly: those leave to the interpreter before they run, but the
+/// mask stays safe if that changes).
+fn writes(i: &Insn) -> u8 {
+    let esp = 1u8 << ESP;
+    let dest = match i.operand(0) {
+        Operand::Reg(r, 1) => 1u8 << (r & 3),
+        Operand::Reg(r, _) => 1u8 << (r & 7),
+        _ => 0,
+    };
+    match i.kind {
+        Kind::Cmp | Kind::Test | Kind::Jcc | Kind::Jmp | Kind::Int => 0,
+        Kind::Mov
+        | Kind::Movzx
+        | Kind::Movsx
+        | Kind::Lea
+        | Kind::Add
+        | Kind::Sub
+        | Kind::And
+        | Kind::Or
+        | Kind::Xor
+        | Kind::Inc
+        | Kind::Dec
+        | Kind::Neg
+        | Kind::Not
+        | Kind::Setcc => dest,
+        Kind::Pop => dest | esp,
+        Kind::Push | Kind::Call | Kind::Ret => esp,
+        _ => 0xff,
+    }
+}
+
+/// The registers an instruction's operands name (and ESP for stack instructions).
+fn reads(i: &Insn) -> u8 {
+    let mut m = 0u8;
+    for o in i.operands.iter().flatten() {
+        m |= match *o {
+            Operand::Reg(r, 1) => 1 << (r & 3),
+            Operand::Reg(r, _) => 1 << (r & 7),
+            Operand::Mem(MemRef { base, index, .. }) => {
+                base.map_or(0, |r| 1 << (r & 7)) | index.map_or(0, |r| 1 << (r & 7))
+            }
+            _ => 0,
+        };
+    }
+    if matches!(i.kind, Kind::Push | Kind::Pop | Kind::Call | Kind::Ret) {
+        m |= 1 << ESP;
+    }
+    m
 }
 
 impl Tx<'_> {
-    fn c32(&mut self, v: u32) -> Value {
+    /// Translates guest block `g` at its IR block.
+    fn guest_block(&mut self, g: &GuestBlock) {
+        let head = self.heads[&g.start].0;
+        self.b.switch_to_block(head);
+        self.flags = Flags::InCpu;
+        for (i, insn) in g.insns.iter().enumerate() {
+            self.insn = *insn;
+            self.index = i as u32;
+            if !self.native() {
+                // The rest of this guest block is the interpreter's.
+                self.exit_before(native::SLOW);
+                return;
+            }
+            if insn.ends_block() {
+                return;
+            }
+        }
+        self.goto(g.insns.len() as u32, g.end);
+    }
+
+    pub(super) fn c32(&mut self, v: u32) -> Value {
         self.b.ins().iconst(types::I32, v as i32 as i64)
     }
 
-    /// The whole register `slot`, read from the `Cpu` here if it is not in its variable
-    /// yet (the straight path dominates every later use, so that read serves them all).
-    fn reg32(&mut self, slot: usize) -> Value {
-        if self.loaded & (1 << slot) == 0 {
-            let v = self
-                .b
-                .ins()
-                .load(types::I32, state(), self.cpu, layout::REGS + 4 * slot as i32);
-            self.b.def_var(self.regs[slot], v);
-            self.loaded |= 1 << slot;
-        }
-        self.b.use_var(self.regs[slot])
-    }
-
     /// Register `r` of width `w` (1: AL..BH numbering), zero-extended.
-    fn get(&mut self, r: u8, w: u8) -> Value {
+    pub(super) fn get(&mut self, r: u8, w: u8) -> Value {
         match w {
-            4 => self.reg32((r & 7) as usize),
+            4 => self.b.use_var(self.regs[(r & 7) as usize]),
             2 => {
-                let v = self.reg32((r & 7) as usize);
+                let v = self.b.use_var(self.regs[(r & 7) as usize]);
                 self.b.ins().band_imm(v, 0xffff)
             }
             _ => {
-                let v = self.reg32((r & 3) as usize);
+                let v = self.b.use_var(self.regs[(r & 3) as usize]);
                 let v = if r >= 4 {
                     self.b.ins().ushr_imm(v, 8)
                 } else {
@@ -236,7 +258,7 @@ impl Tx<'_> {
     }
 
     /// Sets register `r` of width `w` to the low bits of `v`.
-    fn set(&mut self, r: u8, w: u8, v: Value) {
+    pub(super) fn set(&mut self, r: u8, w: u8, v: Value) {
         let (slot, keep, shift) = match w {
             4 => ((r & 7) as usize, 0u32, 0),
             2 => ((r & 7) as usize, 0xffff_0000, 0),
@@ -246,7 +268,7 @@ impl Tx<'_> {
         let new = if keep == 0 {
             v
         } else {
-            let old = self.reg32(slot);
+            let old = self.b.use_var(self.regs[slot]);
             let old = self.b.ins().band_imm(old, keep as i32 as i64);
             let low = self.b.ins().band_imm(v, (!keep >> shift) as i64);
             let low = if shift > 0 {
@@ -257,11 +279,9 @@ impl Tx<'_> {
             self.b.ins().bor(old, low)
         };
         self.b.def_var(self.regs[slot], new);
-        self.loaded |= 1 << slot;
-        self.dirty |= 1 << slot;
     }
 
-    fn ea(&mut self, m: &MemRef) -> Value {
+    pub(super) fn ea(&mut self, m: &MemRef) -> Value {
         let mut a = self.c32(m.disp);
         if let Some(base) = m.base {
             let v = self.get(base, 4);
@@ -275,10 +295,12 @@ impl Tx<'_> {
         a
     }
 
-    /// The host address of guest `addr` for an inline access of `size` bytes, branching to
-    /// `slow` when it cannot be inline (crosses a page, unmapped, or for a store a page
-    /// holding decoded code).
-    fn host_addr(&mut self, addr: Value, size: u8, store: bool, slow: Block) -> Value {
+    /// The host address of guest `addr` for an inline access of `size` bytes; where it
+    /// cannot be inline (crosses a page, unmapped, for a store a granule of decoded code)
+    /// the code leaves to the interpreter before this instruction.
+    fn host_addr(&mut self, addr: Value, size: u8, store: bool) -> Value {
+        let slow = self.b.create_block();
+        self.b.set_cold_block(slow);
         let check = self.b.create_block();
         let off = self.b.ins().band_imm(addr, (PAGE_SIZE - 1) as i64);
         let in_page = self.b.ins().icmp_imm(
@@ -293,16 +315,28 @@ impl Tx<'_> {
         let at = self.b.ins().imul_imm(page, SLOT_BYTES as i64);
         let slot = self.b.ins().iadd(self.slots, at);
         let data = self.b.ins().load(self.ptr, state(), slot, SLOT_DATA);
-        // A store goes inline only to a page without decoded code: no page otherwise.
         let data = if store {
+            // The granules of the first and last byte must hold no decoded code.
             let code = self.b.ins().load(types::I64, state(), slot, SLOT_CODE);
+            let shift = CODE_GRANULE.trailing_zeros() as i64;
+            let g1 = self.b.ins().ushr_imm(off, shift);
+            let last = self.b.ins().iadd_imm(off, size as i64 - 1);
+            let g2 = self.b.ins().ushr_imm(last, shift);
+            let g1 = self.b.ins().uextend(types::I64, g1);
+            let g2 = self.b.ins().uextend(types::I64, g2);
+            let c1 = self.b.ins().ushr(code, g1);
+            let c2 = self.b.ins().ushr(code, g2);
+            let c = self.b.ins().bor(c1, c2);
+            let c = self.b.ins().band_imm(c, 1);
             let none = self.b.ins().iconst(self.ptr, 0);
-            self.b.ins().select(code, none, data)
+            self.b.ins().select(c, none, data)
         } else {
             data
         };
         let fast = self.b.create_block();
         self.b.ins().brif(data, fast, &[], slow, &[]);
+        self.b.switch_to_block(slow);
+        self.exit_before(native::SLOW);
         self.b.switch_to_block(fast);
         let off = self.b.ins().uextend(self.ptr, off);
         self.b.ins().iadd(data, off)
@@ -316,73 +350,26 @@ impl Tx<'_> {
         }
     }
 
-    /// A guest load of `size` bytes, zero-extended to i32; a fault leaves the block with
-    /// the state before this instruction.
-    fn load(&mut self, addr: Value, size: u8) -> Value {
-        let slow = self.b.create_block();
-        let done = self.b.create_block();
-        self.b.append_block_param(done, types::I32);
-        let host = self.host_addr(addr, size, false, slow);
-        let ty = Self::mem_type(size);
-        let v = self.b.ins().load(ty, guest(), host, 0);
-        let v = if size < 4 {
+    /// A guest load of `size` bytes, zero-extended to i32.
+    pub(super) fn load(&mut self, addr: Value, size: u8) -> Value {
+        let host = self.host_addr(addr, size, false);
+        let v = self.b.ins().load(Self::mem_type(size), guest(), host, 0);
+        if size < 4 {
             self.b.ins().uextend(types::I32, v)
         } else {
             v
-        };
-        self.b.ins().jump(done, &[v.into()]);
-        self.b.switch_to_block(slow);
-        let n = self.c32(size as u32);
-        let call = self.b.ins().call(self.h.load, &[self.ctx, addr, n]);
-        let r = self.b.inst_results(call)[0];
-        let fault = self.b.ins().band_imm(r, LOAD_FAULT as i64);
-        let ok = self.b.create_block();
-        let out = self.b.create_block();
-        self.b.ins().brif(fault, out, &[], ok, &[]);
-        self.b.switch_to_block(out);
-        self.exit_before(native::FAULT);
-        self.b.switch_to_block(ok);
-        let v = self.b.ins().ireduce(types::I32, r);
-        self.b.ins().jump(done, &[v.into()]);
-        self.b.switch_to_block(done);
-        self.b.block_params(done)[0]
+        }
     }
 
-    /// A guest store of the low `size` bytes of `v`; a fault leaves the block with the
-    /// state before this instruction, a store over decoded code after it.
-    fn store(&mut self, addr: Value, size: u8, v: Value) {
-        let slow = self.b.create_block();
-        let done = self.b.create_block();
-        self.b.append_block_param(done, types::I32);
-        let host = self.host_addr(addr, size, true, slow);
+    /// A guest store of the low `size` bytes of `v`.
+    pub(super) fn store(&mut self, addr: Value, size: u8, v: Value) {
+        let host = self.host_addr(addr, size, true);
         let narrow = if size < 4 {
             self.b.ins().ireduce(Self::mem_type(size), v)
         } else {
             v
         };
         self.b.ins().store(guest(), narrow, host, 0);
-        let zero = self.c32(0);
-        self.b.ins().jump(done, &[zero.into()]);
-        self.b.switch_to_block(slow);
-        let n = self.c32(size as u32);
-        let call = self.b.ins().call(self.h.store, &[self.ctx, addr, n, v]);
-        let r = self.b.inst_results(call)[0];
-        let faulted = self.b.ins().icmp_imm(IntCC::Equal, r, 1);
-        let ok = self.b.create_block();
-        let out = self.b.create_block();
-        self.b.ins().brif(faulted, out, &[], ok, &[]);
-        self.b.switch_to_block(out);
-        self.exit_before(native::FAULT);
-        self.b.switch_to_block(ok);
-        let hit = self.b.ins().icmp_imm(IntCC::Equal, r, 2);
-        let hit = self.b.ins().uextend(types::I32, hit);
-        self.b.ins().jump(done, &[hit.into()]);
-        self.b.switch_to_block(done);
-        let hit = self.b.block_params(done)[0];
-        self.code_hit = Some(match self.code_hit {
-            Some(h) => self.b.ins().bor(h, hit),
-            None => hit,
-        });
     }
 
     /// Stores the flags record to the `Cpu` if it is not there.
@@ -412,48 +399,106 @@ impl Tx<'_> {
         }
     }
 
-    /// Stores written registers and the flags to the `Cpu`.
-    fn sync(&mut self) {
+    /// Stores the registers the region writes to the `Cpu`.
+    fn store_regs(&mut self) {
         for r in 0..8 {
-            if self.dirty & (1 << r) != 0 {
+            if self.written & (1 << r) != 0 {
                 let v = self.b.use_var(self.regs[r]);
                 self.b
                     .ins()
                     .store(state(), v, self.cpu, layout::REGS + 4 * r as i32);
             }
         }
-        self.dirty = 0;
-        self.sync_flags();
     }
 
-    /// Leaves the block from the current (new) IR block: syncs the state, sets eip when
-    /// given, returns `how` with `retired` instructions. Compile-time state is restored
-    /// afterwards, since the straight path goes on without this exit's stores.
-    fn exit(&mut self, how: u64, retired: u32, eip: Option<Value>) {
-        let (dirty, flags) = (self.dirty, self.flags);
-        self.sync();
-        if let Some(e) = eip {
-            self.b.ins().store(state(), e, self.cpu, layout::EIP);
-        }
+    /// Leaves the region from the current (new) IR block with `how` after `retired`
+    /// instructions of the guest block, eip at `eip`: the flags are stored here, the
+    /// registers in the region's one exit block. Compile-time state is kept for the
+    /// straight path, which goes on without this exit's stores.
+    pub(super) fn exit(&mut self, how: u64, retired: u32, eip: Value) {
+        let flags = self.flags;
+        self.sync_flags();
         let code = self.result(how, retired);
-        self.b.ins().return_(&[code]);
-        self.dirty = dirty;
+        self.b
+            .ins()
+            .jump(self.exit_block, &[code.into(), eip.into()]);
         self.flags = flags;
+    }
+
+    /// Leaves at the current instruction with the state before it.
+    pub(super) fn exit_before(&mut self, how: u64) {
+        let at = self.c32(self.insn.addr);
+        self.exit(how, self.index, at);
     }
 
     /// The result for leaving with `how` after `retired` instructions of the block.
     fn result(&mut self, how: u64, retired: u32) -> Value {
-        let left = self.b.ins().iadd_imm(self.budget, -(retired as i64));
+        let left = self.left(retired);
         self.b.ins().bor_imm(left, (how << native::SHIFT) as i64)
     }
 
-    /// Leaves the block for guest address `to` after `retired` instructions: straight into
-    /// the target's host code when the block cache has it and it fits in the budget left,
-    /// else back to the block loop. Ends the current IR block.
-    fn chain(&mut self, retired: u32, to: Value) {
-        let (dirty, flags) = (self.dirty, self.flags);
-        self.sync();
-        let left = self.b.ins().iadd_imm(self.budget, -(retired as i64));
+    /// The budget left after `retired` instructions of the current guest block.
+    fn left(&mut self, retired: u32) -> Value {
+        let b = self.b.use_var(self.budget);
+        self.b.ins().iadd_imm(b, -(retired as i64))
+    }
+
+    /// Leaves for guest address `to` after `retired` instructions of the guest block,
+    /// through the region's one chaining block. Ends the current IR block.
+    pub(super) fn chain(&mut self, retired: u32, to: Value) {
+        let flags = self.flags;
+        self.sync_flags();
+        let left = self.left(retired);
+        self.b
+            .ins()
+            .jump(self.chain_block, &[left.into(), to.into()]);
+        // A Jcc's other arm leaves from the same state.
+        self.flags = flags;
+    }
+
+    /// Goes on at the constant guest address `to` after `retired` instructions of the
+    /// current guest block: a jump inside the region when `to` is one of its blocks and
+    /// it fits in the budget, else [`Self::chain`]. Ends the current IR block.
+    pub(super) fn goto(&mut self, retired: u32, to: u32) {
+        let Some(&(head, n)) = self.heads.get(&to) else {
+            let to = self.c32(to);
+            return self.chain(retired, to);
+        };
+        let flags = self.flags;
+        // Every guest block starts with the flags in the Cpu.
+        self.sync_flags();
+        let left = self.left(retired);
+        let fits = self
+            .b
+            .ins()
+            .icmp_imm(IntCC::UnsignedGreaterThanOrEqual, left, n as i64);
+        let inside = self.b.create_block();
+        let out = self.b.create_block();
+        self.b.ins().brif(fits, inside, &[], out, &[]);
+        self.b.switch_to_block(inside);
+        self.b.def_var(self.budget, left);
+        self.b.ins().jump(head, &[]);
+        self.b.switch_to_block(out);
+        let to = self.c32(to);
+        self.exit(native::BRANCH, retired, to);
+        self.flags = flags;
+    }
+
+    /// Fills in the region's shared exit blocks (after every jump to them is made).
+    fn finish_exits(&mut self) {
+        // exit(result, eip): registers back to the Cpu, eip, return.
+        self.b.switch_to_block(self.exit_block);
+        let p = self.b.block_params(self.exit_block).to_vec();
+        self.store_regs();
+        self.b.ins().store(state(), p[1], self.cpu, layout::EIP);
+        self.b.ins().return_(&[p[0]]);
+        // chain(left, to): registers back to the Cpu, then straight into the target's
+        // host code when the block cache has it and it fits in the budget left, else
+        // back to the block loop.
+        self.b.switch_to_block(self.chain_block);
+        let p = self.b.block_params(self.chain_block).to_vec();
+        let (left, to) = (p[0], p[1]);
+        self.store_regs();
         let table = self.b.ins().load(self.ptr, state(), self.ctx, CTX_FAST);
         let hash = self.b.ins().ushr_imm(to, 12);
         let hash = self.b.ins().bxor(hash, to);
@@ -480,7 +525,10 @@ impl Tx<'_> {
         let same = self.b.ins().icmp(IntCC::Equal, start, to);
         let none = self.b.ins().iconst(self.ptr, 0);
         let code = self.b.ins().select(same, code, none);
-        let fits = self.b.ins().icmp(IntCC::UnsignedGreaterThanOrEqual, left, n);
+        let fits = self
+            .b
+            .ins()
+            .icmp(IntCC::UnsignedGreaterThanOrEqual, left, n);
         let code = self.b.ins().select(fits, code, none);
         let jump = self.b.create_block();
         let back = self.b.create_block();
@@ -490,428 +538,25 @@ impl Tx<'_> {
         self.b.ins().return_call_indirect(self.sig, code, &args);
         self.b.switch_to_block(back);
         self.b.ins().store(state(), to, self.cpu, layout::EIP);
-        let r = self.result(native::BRANCH, retired);
-        self.b.ins().return_(&[r]);
-        // A Jcc's other arm leaves from the same state.
-        self.dirty = dirty;
-        self.flags = flags;
-    }
-
-    /// Leaves at the current instruction with the state before it.
-    fn exit_before(&mut self, how: u64) {
-        let at = self.c32(self.insn.addr);
-        self.exit(how, self.index, Some(at));
-    }
-
-    /// After a translated instruction: leave if one of its stores reached decoded code.
-    fn finish_insn(&mut self) {
-        if let Some(hit) = self.code_hit.take() {
-            let out = self.b.create_block();
-            let on = self.b.create_block();
-            self.b.ins().brif(hit, out, &[], on, &[]);
-            self.b.switch_to_block(out);
-            let next = self.c32(self.insn.next());
-            self.exit(native::CODE_WRITE, self.index + 1, Some(next));
-            self.b.switch_to_block(on);
-        }
-    }
-
-    /// Runs the instruction on the interpreter's handler `step`.
-    fn step(&mut self, step: &InterpStep) {
-        self.sync();
-        let sp = self
+        let r = self
             .b
             .ins()
-            .iconst(self.ptr, step as *const InterpStep as usize as i64);
-        let call = self.b.ins().call(self.h.step, &[self.ctx, sp]);
-        let r = self.b.inst_results(call)[0];
-        self.flags = Flags::InCpu;
-        let next = self.insn.next();
-        if self.insn.ends_block() {
-            // 0: branched (eip set by the handler), 1: int 0x80 (eip past it), 2: fault.
-            let fault = self.b.create_block();
-            let left = self.b.create_block();
-            let is_fault = self.b.ins().icmp_imm(IntCC::Equal, r, 2);
-            self.b.ins().brif(is_fault, fault, &[], left, &[]);
-            self.b.switch_to_block(fault);
-            self.exit_before(native::FAULT);
-            self.b.switch_to_block(left);
-            let how = self.b.ins().uextend(types::I64, r);
-            let how = self.b.ins().ishl_imm(how, native::SHIFT as i64);
-            let left = self.b.ins().iadd_imm(self.budget, -((self.index + 1) as i64));
-            let code = self.b.ins().bor(how, left);
-            self.b.ins().return_(&[code]);
-            return;
-        }
-        let fault = self.b.create_block();
-        let other = self.b.create_block();
-        let hit = self.b.create_block();
-        let on = self.b.create_block();
-        self.b.ins().brif(r, other, &[], on, &[]);
-        self.b.switch_to_block(other);
-        let is_fault = self.b.ins().icmp_imm(IntCC::Equal, r, 2);
-        self.b.ins().brif(is_fault, fault, &[], hit, &[]);
-        self.b.switch_to_block(fault);
-        self.exit_before(native::FAULT);
-        self.b.switch_to_block(hit);
-        let to = self.c32(next);
-        self.exit(native::CODE_WRITE, self.index + 1, Some(to));
-        self.b.switch_to_block(on);
-        // The handler may have changed any register: read them again where needed.
-        self.loaded = 0;
+            .bor_imm(left, (native::BRANCH << native::SHIFT) as i64);
+        self.b.ins().return_(&[r]);
     }
 
-    /// Condition `cc` (0 = O ... 15 = G) as an i8 0/1.
-    fn cond(&mut self, cc: u8) -> Value {
-        if let Flags::Known {
-            kind, a, b, res, ..
-        } = self.flags
-        {
-            let w = [1u8, 2, 4, 4][(kind & 3) as usize];
-            let family = kind & !3;
-            if family == kind::SUB {
-                let sh = (32 - 8 * w as i64).min(24);
-                let sh = if w == 4 { 0 } else { sh };
-                let signed = |tx: &mut Self, cc: IntCC| {
-                    let sa = tx.b.ins().ishl_imm(a, sh);
-                    let sb = tx.b.ins().ishl_imm(b, sh);
-                    tx.b.ins().icmp(cc, sa, sb)
-                };
-                let direct = match cc {
-                    2 => Some(self.b.ins().icmp(IntCC::UnsignedLessThan, a, b)),
-                    3 => Some(self.b.ins().icmp(IntCC::UnsignedGreaterThanOrEqual, a, b)),
-                    4 => Some(self.b.ins().icmp(IntCC::Equal, a, b)),
-                    5 => Some(self.b.ins().icmp(IntCC::NotEqual, a, b)),
-                    6 => Some(self.b.ins().icmp(IntCC::UnsignedLessThanOrEqual, a, b)),
-                    7 => Some(self.b.ins().icmp(IntCC::UnsignedGreaterThan, a, b)),
-                    12 => Some(signed(self, IntCC::SignedLessThan)),
-                    13 => Some(signed(self, IntCC::SignedGreaterThanOrEqual)),
-                    14 => Some(signed(self, IntCC::SignedLessThanOrEqual)),
-                    15 => Some(signed(self, IntCC::SignedGreaterThan)),
-                    _ => None,
-                };
-                if let Some(v) = direct {
-                    return v;
-                }
-            }
-            // ZF and SF come from the result for every family this block records.
-            let zf = |tx: &mut Self, neg: bool| {
-                let m = tx.b.ins().band_imm(res, mask(w) as i32 as i64);
-                let cc = if neg { IntCC::NotEqual } else { IntCC::Equal };
-                tx.b.ins().icmp_imm(cc, m, 0)
-            };
-            let sf = |tx: &mut Self, neg: bool| {
-                let m = tx.b.ins().band_imm(res, sign(w) as i32 as i64);
-                let cc = if neg { IntCC::Equal } else { IntCC::NotEqual };
-                tx.b.ins().icmp_imm(cc, m, 0)
-            };
-            match cc {
-                4 => return zf(self, false),
-                5 => return zf(self, true),
-                8 => return sf(self, false),
-                9 => return sf(self, true),
-                _ => {}
-            }
-            if family == kind::RES {
-                // Logic ops: CF = OF = 0 (this block records RES only for them).
-                match cc {
-                    0 | 2 => return self.b.ins().iconst(types::I8, 0),
-                    1 | 3 => return self.b.ins().iconst(types::I8, 1),
-                    6 => return zf(self, false),
-                    7 => return zf(self, true),
-                    12 => return sf(self, false),
-                    13 => return sf(self, true),
-                    14 | 15 => {
-                        let z = zf(self, false);
-                        let s = sf(self, false);
-                        let le = self.b.ins().bor(z, s);
-                        return if cc == 14 {
-                            le
-                        } else {
-                            self.b.ins().bxor_imm(le, 1)
-                        };
-                    }
-                    _ => {}
-                }
-            }
-        }
-        self.sync_flags();
-        let n = self.c32(cc as u32);
-        let call = self.b.ins().call(self.h.cond, &[self.ctx, n]);
-        let r = self.b.inst_results(call)[0];
-        self.b.ins().icmp_imm(IntCC::NotEqual, r, 0)
-    }
-
-    /// CF as an i32 0/1.
-    fn cf(&mut self) -> Value {
-        if let Flags::Known {
-            kind, a, b, res, ..
-        } = self.flags
-        {
-            let w = [1u8, 2, 4, 4][(kind & 3) as usize];
-            let c = match kind & !3 {
-                kind::SUB => Some(self.b.ins().icmp(IntCC::UnsignedLessThan, a, b)),
-                kind::ADD => {
-                    let r = self.b.ins().band_imm(res, mask(w) as i32 as i64);
-                    Some(self.b.ins().icmp(IntCC::UnsignedLessThan, r, a))
-                }
-                kind::INC | kind::DEC => return b,
-                kind::RES => return self.c32(0),
-                _ => None,
-            };
-            if let Some(c) = c {
-                return self.b.ins().uextend(types::I32, c);
-            }
-        }
-        self.sync_flags();
-        let call = self.b.ins().call(self.h.cf, &[self.ctx]);
-        self.b.inst_results(call)[0]
-    }
-
-    fn record(&mut self, family: u8, w: u8, a: Value, b: Value, res: Value) {
+    pub(super) fn record(&mut self, family: u8, w: u8, a: Value, b: Value, res: Value) {
+        let idx = match w {
+            1 => 0,
+            2 => 1,
+            _ => 2,
+        };
         self.flags = Flags::Known {
-            kind: family | width_idx(w),
+            kind: family | idx,
             a,
             b,
             res,
             synced: false,
         };
-    }
-
-    /// Reads a register, memory or immediate operand of width `w`.
-    fn read(&mut self, o: Operand, w: u8) -> Option<Value> {
-        Some(match o {
-            Operand::Reg(r, _) => self.get(r, w),
-            Operand::Mem(m) => {
-                let a = self.ea(&m);
-                self.load(a, w)
-            }
-            Operand::Imm(v) => self.c32(v & mask(w)),
-            _ => return None,
-        })
-    }
-
-    /// Writes `v` to a register or memory operand of width `w` (memory: `addr` computed
-    /// before anything was committed).
-    fn write(&mut self, o: Operand, addr: Option<Value>, w: u8, v: Value) {
-        match (o, addr) {
-            (Operand::Reg(r, _), _) => self.set(r, w, v),
-            (_, Some(a)) => self.store(a, w, v),
-            _ => unreachable!("write to a non-location operand"),
-        }
-    }
-
-    /// The width of a register or memory operand.
-    fn width(o: Operand) -> Option<u8> {
-        match o {
-            Operand::Reg(_, w) => Some(w),
-            Operand::Mem(m) => Some(m.size),
-            _ => None,
-        }
-    }
-
-    /// A destination operand: its width, its address when in memory, and its value when
-    /// `read`.
-    fn dest(&mut self, o: Operand, read: bool) -> Option<(u8, Option<Value>, Option<Value>)> {
-        let w = Self::width(o)?;
-        if !matches!(w, 1 | 2 | 4) {
-            return None;
-        }
-        Some(match o {
-            Operand::Reg(r, _) => (w, None, read.then(|| self.get(r, w))),
-            Operand::Mem(m) => {
-                let a = self.ea(&m);
-                let v = read.then(|| self.load(a, w));
-                (w, Some(a), v)
-            }
-            _ => return None,
-        })
-    }
-
-    /// Translates the current instruction natively; false: run it on the interpreter.
-    fn native(&mut self) -> bool {
-        let i = self.insn;
-        if i.rep != Rep::None {
-            return false;
-        }
-        let (o0, o1) = (i.operand(0), i.operand(1));
-        match i.kind {
-            Kind::Mov => {
-                let Some((w, addr, _)) = self.dest(o0, false) else {
-                    return false;
-                };
-                if !matches!(o1, Operand::Reg(..) | Operand::Mem(_) | Operand::Imm(_)) {
-                    return false;
-                }
-                let v = self.read(o1, w).expect("checked");
-                self.write(o0, addr, w, v);
-            }
-            Kind::Movzx | Kind::Movsx => {
-                let (Operand::Reg(r, w), Some(ws)) = (o0, Self::width(o1)) else {
-                    return false;
-                };
-                if !matches!(o1, Operand::Reg(..) | Operand::Mem(_)) || ws >= w {
-                    return false;
-                }
-                let v = self.read(o1, ws).expect("checked");
-                let v = if i.kind == Kind::Movsx {
-                    let sh = 32 - 8 * ws as i64;
-                    let v = self.b.ins().ishl_imm(v, sh);
-                    self.b.ins().sshr_imm(v, sh)
-                } else {
-                    v
-                };
-                self.set(r, w, v);
-            }
-            Kind::Lea => {
-                let (Operand::Reg(r, w), Operand::Mem(m)) = (o0, o1) else {
-                    return false;
-                };
-                let a = self.ea(&m);
-                self.set(r, w, a);
-            }
-            Kind::Push if i.osize == 4 => {
-                let v = match o0 {
-                    Operand::Reg(r, 4) => self.get(r, 4),
-                    Operand::Imm(v) => self.c32(v),
-                    Operand::Mem(m) if m.size == 4 => {
-                        let a = self.ea(&m);
-                        self.load(a, 4)
-                    }
-                    _ => return false,
-                };
-                let esp = self.get(ESP as u8, 4);
-                let new = self.b.ins().iadd_imm(esp, -4);
-                self.store(new, 4, v);
-                self.set(ESP as u8, 4, new);
-            }
-            Kind::Pop if i.osize == 4 => {
-                let Operand::Reg(r, 4) = o0 else {
-                    return false;
-                };
-                let esp = self.get(ESP as u8, 4);
-                let v = self.load(esp, 4);
-                let up = self.b.ins().iadd_imm(esp, 4);
-                self.set(ESP as u8, 4, up);
-                self.set(r, 4, v);
-            }
-            Kind::Add | Kind::Sub | Kind::Cmp | Kind::And | Kind::Or | Kind::Xor | Kind::Test => {
-                let Some((w, addr, Some(a))) = self.dest(o0, true) else {
-                    return false;
-                };
-                let Some(b) = self.read(o1, w) else {
-                    return false;
-                };
-                let (res, family) = match i.kind {
-                    Kind::Add => (self.b.ins().iadd(a, b), kind::ADD),
-                    Kind::Sub | Kind::Cmp => (self.b.ins().isub(a, b), kind::SUB),
-                    Kind::And | Kind::Test => (self.b.ins().band(a, b), kind::RES),
-                    Kind::Or => (self.b.ins().bor(a, b), kind::RES),
-                    _ => (self.b.ins().bxor(a, b), kind::RES),
-                };
-                if !matches!(i.kind, Kind::Cmp | Kind::Test) {
-                    let out = if w == 4 {
-                        res
-                    } else {
-                        self.b.ins().band_imm(res, mask(w) as i64)
-                    };
-                    self.write(o0, addr, w, out);
-                }
-                if family == kind::RES {
-                    let zero = self.c32(0);
-                    self.record(family, w, zero, zero, res);
-                } else {
-                    self.record(family, w, a, b, res);
-                }
-            }
-            Kind::Inc | Kind::Dec | Kind::Neg | Kind::Not => {
-                let cf = matches!(i.kind, Kind::Inc | Kind::Dec).then(|| self.cf());
-                let Some((w, addr, Some(a))) = self.dest(o0, true) else {
-                    return false;
-                };
-                let res = match i.kind {
-                    Kind::Inc => self.b.ins().iadd_imm(a, 1),
-                    Kind::Dec => self.b.ins().iadd_imm(a, -1),
-                    Kind::Neg => self.b.ins().ineg(a),
-                    _ => self.b.ins().bnot(a),
-                };
-                let out = if w == 4 {
-                    res
-                } else {
-                    self.b.ins().band_imm(res, mask(w) as i64)
-                };
-                self.write(o0, addr, w, out);
-                match i.kind {
-                    Kind::Inc => self.record(kind::INC, w, a, cf.expect("inc"), res),
-                    Kind::Dec => self.record(kind::DEC, w, a, cf.expect("dec"), res),
-                    Kind::Neg => {
-                        let zero = self.c32(0);
-                        self.record(kind::SUB, w, zero, a, res)
-                    }
-                    _ => {}
-                }
-            }
-            Kind::Setcc => {
-                let Some(cc) = i.cond else { return false };
-                let Some((1, addr, _)) = self.dest(o0, false) else {
-                    return false;
-                };
-                let c = self.cond(cc);
-                let v = self.b.ins().uextend(types::I32, c);
-                self.write(o0, addr, 1, v);
-            }
-            Kind::Jcc => {
-                let (Some(cc), Operand::Rel(t)) = (i.cond, o0) else {
-                    return false;
-                };
-                let c = self.cond(cc);
-                let taken = self.b.create_block();
-                let not = self.b.create_block();
-                self.b.ins().brif(c, taken, &[], not, &[]);
-                let n = self.index + 1;
-                self.b.switch_to_block(taken);
-                let to = self.c32(t);
-                self.chain(n, to);
-                self.b.switch_to_block(not);
-                let to = self.c32(i.next());
-                self.chain(n, to);
-            }
-            Kind::Jmp | Kind::Call if i.osize == 4 => {
-                let to = match o0 {
-                    Operand::Rel(t) => self.c32(t),
-                    Operand::Reg(r, 4) => self.get(r, 4),
-                    Operand::Mem(m) if m.size == 4 => {
-                        let a = self.ea(&m);
-                        self.load(a, 4)
-                    }
-                    _ => return false,
-                };
-                if i.kind == Kind::Call {
-                    let esp = self.get(ESP as u8, 4);
-                    let new = self.b.ins().iadd_imm(esp, -4);
-                    let ret = self.c32(i.next());
-                    self.store(new, 4, ret);
-                    self.set(ESP as u8, 4, new);
-                    // A call that stored over decoded code still branches: the loop
-                    // drops the stale blocks before it runs the target.
-                    self.code_hit = None;
-                }
-                self.chain(self.index + 1, to);
-            }
-            Kind::Ret if i.osize == 4 => {
-                let extra = match o0 {
-                    Operand::Imm(v) => v & 0xffff,
-                    Operand::Other if i.count == 0 => 0,
-                    _ => return false,
-                };
-                let esp = self.get(ESP as u8, 4);
-                let to = self.load(esp, 4);
-                let up = self.b.ins().iadd_imm(esp, 4 + extra as i64);
-                self.set(ESP as u8, 4, up);
-                self.chain(self.index + 1, to);
-            }
-            _ => return false,
-        }
-        true
     }
 }

@@ -36,7 +36,7 @@ pub enum EngineUnderTest {
 #[cfg(feature = "jit")]
 fn jit_from(start: &Cpu) -> Cpu {
     let jit = vm::engine::registry::new_jit().expect("the JIT runs on this host");
-    let mut c = Cpu::with_tier_at(jit, 1);
+    let mut c = Cpu::with_tier_at(jit, vm::cpu::tier::Heat::AT_ONCE);
     c.regs = start.regs;
     c.eip = start.eip;
     c.set_eflags(start.eflags());

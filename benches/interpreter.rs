@@ -1,5 +1,6 @@
-//! Interpreter speed, in guest instructions per second, each beside a reference measured in
-//! the same run: the same i386 program run natively when the host can run it.
+//! Engine speed, in guest instructions per second: the interpreter and (where the build and
+//! host have it) the JIT tier, each beside a reference measured in the same run: the same
+//! i386 program run natively when the host can run it.
 //!
 //! - `compute/count_loop`: stage0_testkit's 4-instruction loop (add, xor, dec, jne).
 //! - `compute/chain_mix`: a loop with the chain's instruction mix (push/pop, mov to and from
@@ -10,7 +11,8 @@
 //!   (a tree after a native run), skipped with a SKIPPED line without it.
 //!
 //! Criterion prints each function's throughput in guest instructions/s (elements/s); a
-//! `RATIO` line per program compares one emulated and one native run timed back to back.
+//! `RATIO` line per program compares one run on each engine and one native run, timed back
+//! to back.
 //! `cargo bench --bench interpreter [filter]`.
 
 use std::path::Path;
@@ -22,10 +24,10 @@ use iced_x86::code_asm::*;
 use stage0_testkit::programs::{self, build_with_data, exit};
 use stage0_testkit::{run_guest, Sandbox};
 
-/// Runs guest `program` (argv[0] included in `argv`) in `sb` and returns the guest
-/// instructions it retired; panics unless it exits 0.
-fn emulate(sb: &Sandbox, argv: &[&str]) -> u64 {
-    let (k, r, out) = run_guest(sb, argv[0], argv, |_| {});
+/// Runs guest `program` (argv[0] included in `argv`) in `sb` on `engine` and returns the
+/// guest instructions it retired; panics unless it exits 0.
+fn emulate(sb: &Sandbox, argv: &[&str], engine: vm::EngineKind) -> u64 {
+    let (k, r, out) = run_guest(sb, argv[0], argv, |cfg| cfg.engine = engine);
     match r {
         Ok(vm::ExitStatus::Code(0)) => {}
         other => panic!(
@@ -82,11 +84,46 @@ impl Case {
     }
 }
 
-/// Benches one case in the emulator and (when possible) natively, after printing the ratio
+/// The engines measured: the interpreter, and the JIT when it runs here.
+fn engines() -> Vec<(&'static str, vm::EngineKind)> {
+    let mut v = vec![("interp", vm::EngineKind::Interp)];
+    if vm::engine::registry::jit_available().is_ok() {
+        v.push(("jit", vm::EngineKind::Jit));
+    }
+    v
+}
+
+/// Benches one case on each engine and (when possible) natively, after printing the ratio
 /// of one timed run of each.
 fn bench_case(c: &mut Criterion, group: &str, case: &Case, native_ok: bool, samples: usize) {
+    for (name, engine) in engines() {
+        ratio_line(group, case, native_ok, name, engine);
+    }
+    let insns = emulate(&case.sb, &case.argv(), vm::EngineKind::Interp);
+    let nargv = case.native_argv();
+    let nargv: Vec<&str> = nargv.iter().map(|s| s.as_str()).collect();
+    let mut g = c.benchmark_group(group);
+    g.throughput(Throughput::Elements(insns));
+    g.sample_size(samples);
+    g.warm_up_time(Duration::from_millis(500));
+    for (name, engine) in engines() {
+        g.bench_function(BenchmarkId::new(name, case.name), |b| {
+            b.iter(|| emulate(&case.sb, &case.argv(), engine))
+        });
+    }
+    if native_ok {
+        g.bench_function(BenchmarkId::new("native", case.name), |b| {
+            b.iter(|| native(&case.sb.root, &nargv))
+        });
+    }
+    g.finish();
+}
+
+/// Prints the `RATIO` line of one timed run on `engine` (named `name`) beside one native run.
+fn ratio_line(group: &str, case: &Case, native_ok: bool, name: &str, engine: vm::EngineKind) {
+    let emu_name = name;
     let t = Instant::now();
-    let insns = emulate(&case.sb, &case.argv());
+    let insns = emulate(&case.sb, &case.argv(), engine);
     let emu = t.elapsed().as_secs_f64();
     let nargv = case.native_argv();
     let nargv: Vec<&str> = nargv.iter().map(|s| s.as_str()).collect();
@@ -96,8 +133,8 @@ fn bench_case(c: &mut Criterion, group: &str, case: &Case, native_ok: bool, samp
         native(&case.sb.root, &nargv);
         let nat = t.elapsed().as_secs_f64();
         eprintln!(
-            "RATIO {group}/{}: {insns} guest instructions; emulator {emu:.3} s ({:.0} MIPS), \
-             native {nat:.3} s ({:.0} MIPS); emulator/native time = {:.1}x",
+            "RATIO {group}/{}: {insns} guest instructions; {emu_name} {emu:.3} s ({:.0} MIPS), \
+             native {nat:.3} s ({:.0} MIPS); {emu_name}/native time = {:.2}x",
             case.name,
             mips(emu),
             mips(nat),
@@ -105,25 +142,12 @@ fn bench_case(c: &mut Criterion, group: &str, case: &Case, native_ok: bool, samp
         );
     } else {
         eprintln!(
-            "RATIO {group}/{}: {insns} guest instructions; emulator {emu:.3} s ({:.0} MIPS); \
+            "RATIO {group}/{}: {insns} guest instructions; {emu_name} {emu:.3} s ({:.0} MIPS); \
              no native reference (host does not run i386)",
             case.name,
             mips(emu)
         );
     }
-    let mut g = c.benchmark_group(group);
-    g.throughput(Throughput::Elements(insns));
-    g.sample_size(samples);
-    g.warm_up_time(Duration::from_millis(500));
-    g.bench_function(BenchmarkId::new("emulator", case.name), |b| {
-        b.iter(|| emulate(&case.sb, &case.argv()))
-    });
-    if native_ok {
-        g.bench_function(BenchmarkId::new("native", case.name), |b| {
-            b.iter(|| native(&case.sb.root, &nargv))
-        });
-    }
-    g.finish();
 }
 
 /// A loop of `iterations` × 21 instructions with the chain's instruction mix.

@@ -223,7 +223,7 @@ fn the_old_cross_check_spelling_is_refused_with_the_new_one() {
     assert_eq!(o.status.code(), Some(2));
     let e = text(&o.stderr);
     assert!(
-        e.contains("takes no value") && e.contains("--cross-check-native"),
+        e.contains("takes no value without `=`") && e.contains("--cross-check-native"),
         "{e}"
     );
 }

@@ -1,5 +1,5 @@
-//! Small guest programs run on every engine through the same kernel: unicorn and the
-//! lockstep cross-check must give the interpreter's exit status, output and files. These
+//! Small guest programs run on every engine through the same kernel: unicorn, the JIT and
+//! both lockstep cross-checks must give the interpreter's exit status, output and files. These
 //! exercise the engine <-> kernel memory sync: syscall results, read() into guest buffers,
 //! brk growth, fork and execve.
 
@@ -40,12 +40,17 @@ fn same_on_every_engine(files: &[(&str, Vec<u8>)], argv: &[&str], read_back: Opt
         panic!("missing input: engines_guest_programs needs the `unicorn` feature (vm/unicorn) (this test is ignored unless run with --ignored; README, 'Tests and the upstream tree')");
     }
     let reference = run_on(EngineKind::Interp, files, argv, read_back);
-    for kind in [EngineKind::Unicorn, EngineKind::CrossCheck] {
+    for kind in [
+        EngineKind::Unicorn,
+        EngineKind::CrossCheck,
+        EngineKind::Jit,
+        EngineKind::JitCrossCheck,
+    ] {
         let got = run_on(kind, files, argv, read_back);
         assert_eq!(got.0, reference.0, "{kind:?}: exit status");
         assert_eq!(got.1, reference.1, "{kind:?}: output");
         assert_eq!(got.2, reference.2, "{kind:?}: file written");
-        if kind == EngineKind::CrossCheck {
+        if matches!(kind, EngineKind::CrossCheck | EngineKind::JitCrossCheck) {
             assert!(got.3.instructions > 0 && got.3.syscalls > 0, "{:?}", got.3);
         }
     }

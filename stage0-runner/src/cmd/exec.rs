@@ -66,7 +66,7 @@ pub struct ExecArgs {
 /// Runs the program; returns the exit status a shell would see.
 pub fn exec(mut a: ExecArgs) -> u8 {
     // `--cross-check native PROG`: the old spelling reads `native` as the program.
-    if a.engine.cross_check && !a.args.is_empty() {
+    if a.engine.cross_check.is_some() && !a.args.is_empty() {
         let word = std::path::Path::new(&a.program);
         if let Some(e) = crate::cmd::run::oracle_word_error(true, Some(word)) {
             eprintln!("stage0-runner: {e}");

@@ -80,11 +80,31 @@ pub struct EngineArgs {
     /// interpreter against unicorn.
     #[arg(long, value_enum, default_value = "auto")]
     pub engine: EngineArg,
-    /// Run every process on the interpreter and unicorn in lockstep, comparing state after
-    /// every instruction (takes no value; the host CPU as oracle is `exec
-    /// --cross-check-native`).
-    #[arg(long)]
-    pub cross_check: bool,
+    /// Run every process on two engines in lockstep: the interpreter and unicorn,
+    /// compared after every instruction; with `--engine jit` or `--cross-check=jit`, the
+    /// JIT and the interpreter, compared after every block. A value needs `=` (the host
+    /// CPU as oracle is `exec --cross-check-native`).
+    #[arg(
+        long,
+        value_enum,
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "auto",
+        value_name = "PAIR"
+    )]
+    pub cross_check: Option<CrossCheckArg>,
+}
+
+/// `--cross-check` values.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CrossCheckArg {
+    /// The pair for `--engine`: the JIT against the interpreter for `jit`, else the
+    /// interpreter against unicorn.
+    Auto,
+    /// The interpreter against unicorn (builds with the `vm/unicorn` feature).
+    Unicorn,
+    /// The JIT against the interpreter.
+    Jit,
 }
 
 /// `--engine` values.
@@ -105,16 +125,24 @@ pub enum EngineArg {
 impl EngineArgs {
     /// The kernel's engine kind, or why this combination cannot run.
     pub fn kind(&self) -> Result<EngineKind, String> {
+        use CrossCheckArg as C;
         match (self.cross_check, self.engine) {
-            (true, EngineArg::Auto | EngineArg::Interp) => Ok(EngineKind::CrossCheck),
-            (true, EngineArg::Unicorn) => {
+            (Some(C::Auto | C::Unicorn), EngineArg::Auto | EngineArg::Interp) => {
+                Ok(EngineKind::CrossCheck)
+            }
+            (Some(C::Auto | C::Jit), EngineArg::Jit)
+            | (Some(C::Jit), EngineArg::Auto | EngineArg::Interp) => Ok(EngineKind::JitCrossCheck),
+            (Some(C::Unicorn), EngineArg::Jit) => Err(
+                "--cross-check=unicorn pairs the interpreter with unicorn; drop --engine jit"
+                    .into(),
+            ),
+            (Some(_), EngineArg::Unicorn) => {
                 Err("--cross-check already runs both engines; drop --engine unicorn".into())
             }
-            (true, EngineArg::Jit) => Ok(EngineKind::JitCrossCheck),
-            (false, EngineArg::Interp) => Ok(EngineKind::Interp),
-            (false, EngineArg::Unicorn) => Ok(EngineKind::Unicorn),
-            (false, EngineArg::Jit) => Ok(EngineKind::Jit),
-            (false, EngineArg::Auto) => Ok(match vm::engine::registry::jit_available() {
+            (None, EngineArg::Interp) => Ok(EngineKind::Interp),
+            (None, EngineArg::Unicorn) => Ok(EngineKind::Unicorn),
+            (None, EngineArg::Jit) => Ok(EngineKind::Jit),
+            (None, EngineArg::Auto) => Ok(match vm::engine::registry::jit_available() {
                 Ok(()) => EngineKind::Jit,
                 Err(e) => {
                     eprintln!("stage0-runner: notice: {e}; running on the interpreter");
@@ -124,15 +152,15 @@ impl EngineArgs {
         }
     }
 
-    /// `--cross-check jit`: the flag takes no value, so `jit` arrives as the positional
-    /// argument; unless a file of that name is there, it selects the JIT (checked against
-    /// the interpreter, block by block) and the positional is dropped.
+    /// `--cross-check jit` without `=`: `jit` arrives as the positional argument; unless a
+    /// file of that name is there, it selects the JIT pair and the positional is dropped
+    /// (the tree is then the default one).
     pub fn take_jit_word(&mut self, positional: &mut Option<PathBuf>) {
-        if self.cross_check
+        if self.cross_check.is_some()
             && positional.as_deref() == Some(Path::new("jit"))
             && !Path::new("jit").exists()
         {
-            self.engine = EngineArg::Jit;
+            self.cross_check = Some(CrossCheckArg::Jit);
             *positional = None;
         }
     }
@@ -146,13 +174,13 @@ pub fn oracle_word_error(cross_check: bool, positional: Option<&Path>) -> Option
         return None;
     }
     Some(format!(
-        "--cross-check takes no value (it always pairs the interpreter with unicorn), so \
-         `{word}` was read as the next argument; drop it{}",
+        "--cross-check takes no value without `=`, so `{word}` was read as the next \
+         argument; {}",
         if word == "native" {
-            "; the host CPU as oracle is `stage0-runner exec --cross-check-native` \
+            "drop it: the host CPU as oracle is `stage0-runner exec --cross-check-native` \
              (single programs only)"
         } else {
-            ""
+            "write --cross-check=unicorn, or just --cross-check"
         }
     ))
 }
@@ -160,7 +188,7 @@ pub fn oracle_word_error(cross_check: bool, positional: Option<&Path>) -> Option
 /// Runs `a` and returns the exit status (0 verified, 1 failed, 2 could not run).
 pub fn run(mut a: RunArgs) -> u8 {
     a.engine.take_jit_word(&mut a.tree);
-    if let Some(e) = oracle_word_error(a.engine.cross_check, a.tree.as_deref()) {
+    if let Some(e) = oracle_word_error(a.engine.cross_check.is_some(), a.tree.as_deref()) {
         eprintln!("stage0-runner: {e}");
         return 2;
     }
@@ -401,5 +429,58 @@ fn compare(ours: &Provenance, reference: &Path, tree: &Path, ref_tree: Option<&P
                 eprintln!("compare: {}: {}", w.path, provenance::binary_diff(&a, &b));
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Args {
+        #[command(flatten)]
+        engine: EngineArgs,
+        tree: Option<PathBuf>,
+    }
+
+    /// The engine kind and tree `run ARGS` would use.
+    fn parse(args: &[&str]) -> (Result<EngineKind, String>, Option<PathBuf>) {
+        let mut a = Args::try_parse_from(std::iter::once("run").chain(args.iter().copied()))
+            .expect("parses");
+        a.engine.take_jit_word(&mut a.tree);
+        (a.engine.kind(), a.tree)
+    }
+
+    #[test]
+    fn engine_and_cross_check_spellings() {
+        let tree = Some(PathBuf::from("tree"));
+        assert_eq!(parse(&["--engine", "jit"]).0, Ok(EngineKind::Jit));
+        assert_eq!(parse(&["--engine", "interp"]).0, Ok(EngineKind::Interp));
+        assert_eq!(
+            parse(&["--cross-check", "tree"]),
+            (Ok(EngineKind::CrossCheck), tree.clone())
+        );
+        assert_eq!(
+            parse(&["--cross-check=jit", "tree"]),
+            (Ok(EngineKind::JitCrossCheck), tree.clone())
+        );
+        assert_eq!(
+            parse(&["--engine", "jit", "--cross-check", "tree"]),
+            (Ok(EngineKind::JitCrossCheck), tree)
+        );
+        assert_eq!(
+            parse(&["--cross-check", "jit"]),
+            (Ok(EngineKind::JitCrossCheck), None)
+        );
+        assert!(parse(&["--engine", "unicorn", "--cross-check"]).0.is_err());
+        assert!(parse(&["--engine", "jit", "--cross-check=unicorn"])
+            .0
+            .is_err());
+        let default = match vm::engine::registry::jit_available() {
+            Ok(()) => EngineKind::Jit,
+            Err(_) => EngineKind::Interp,
+        };
+        assert_eq!(parse(&[]).0, Ok(default));
     }
 }

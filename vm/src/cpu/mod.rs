@@ -254,9 +254,10 @@ impl Cpu {
         let mut cache = std::mem::take(&mut self.cache);
         let mut partial = std::mem::take(&mut self.partial);
         let stop = match self.tier.take() {
-            None => self.run_blocks(&mut cache, &mut partial, mem, max_insns),
+            None => self.run_blocks::<false>(None, &mut cache, &mut partial, mem, max_insns),
             Some(t) => {
-                let stop = self.run_tiered(&*t, &mut cache, &mut partial, mem, max_insns);
+                let stop =
+                    self.run_blocks::<true>(Some(&*t), &mut cache, &mut partial, mem, max_insns);
                 self.tier = Some(t);
                 stop
             }
@@ -266,8 +267,12 @@ impl Cpu {
         stop
     }
 
-    fn run_blocks(
+    /// The block loop. `TIERED` (with `translator`): a block with host code runs it when
+    /// the whole block fits in the budget, any other block runs on its ops and warms up
+    /// (see [`tier`]); without, the plain interpreter (the tier's code is compiled out).
+    fn run_blocks<const TIERED: bool>(
         &mut self,
+        translator: Option<&dyn Translator>,
         cache: &mut BlockCache,
         partial: &mut Vec<Op>,
         mem: &mut GuestMemory,
@@ -275,6 +280,9 @@ impl Cpu {
     ) -> Stop {
         // Instructions left; what ran is `max - budget`, added to `retired` on return.
         let mut budget = max;
+        // Set when host code left an instruction to the interpreter: the next block runs
+        // on its ops.
+        let mut slow = false;
         let stop = loop {
             // Stores by the previous block's last instruction, or by a syscall (read()
             // into a code page) may have hit decoded code.
@@ -288,60 +296,8 @@ impl Cpu {
                 Err(kind) => break Stop::Fault(Fault { kind, eip: start }),
             };
             let n = block.insns as u64;
-            // SAFETY: nothing invalidates or flushes `cache` until this iteration is
-            // done with `ops` (invalidation happens in the next one).
-            let ops = unsafe { block.ops() };
-            if budget < n {
-                if budget == 0 {
-                    break Stop::InsnLimit;
-                }
-                match self.run_partial(cache, partial, mem, ops, &mut budget) {
-                    Some(stop) => break stop,
-                    None => continue,
-                }
-            }
-            let op = &ops[0];
-            let leave = (op.exec)(self, mem, op);
-            // The common case: a branch (or the closing jump) retired, so every
-            // instruction of the block ran.
-            if leave == Leave::Branch {
-                budget -= n;
-                continue;
-            }
-            if let Some(stop) = self.block_left(cache, mem, ops, n as usize, leave, &mut budget) {
-                break stop;
-            }
-        };
-        self.retired += max - budget;
-        stop
-    }
-
-    /// [`Self::run_blocks`] with a second tier: a block with host code runs it when the
-    /// whole block fits in the budget; any other block runs on its ops and warms up.
-    fn run_tiered(
-        &mut self,
-        translator: &dyn Translator,
-        cache: &mut BlockCache,
-        partial: &mut Vec<Op>,
-        mem: &mut GuestMemory,
-        max: u64,
-    ) -> Stop {
-        let mut budget = max;
-        // Set when host code left an instruction to the interpreter: the next block runs
-        // on its ops.
-        let mut slow = false;
-        let stop = loop {
-            if mem.has_code_writes() {
-                let writes = mem.take_code_writes();
-                cache.invalidate(&writes);
-            }
-            let start = self.eip;
-            let block = match cache.get(mem, start) {
-                Ok(b) => b,
-                Err(kind) => break Stop::Fault(Fault { kind, eip: start }),
-            };
-            let n = block.insns as u64;
-            if budget >= n && !std::mem::take(&mut slow) {
+            if TIERED && budget >= n && !std::mem::take(&mut slow) {
+                let translator = translator.expect("the tiered loop has a translator");
                 if let Some(f) = block.native {
                     // SAFETY: `f` is the live block's host code, made by `translator`.
                     let (how, done) =
@@ -361,7 +317,8 @@ impl Cpu {
                     continue;
                 }
             }
-            // SAFETY: as in `run_blocks`.
+            // SAFETY: nothing invalidates or flushes `cache` until this iteration is
+            // done with `ops` (invalidation happens in the next one).
             let ops = unsafe { block.ops() };
             if budget < n {
                 if budget == 0 {
@@ -374,6 +331,8 @@ impl Cpu {
             }
             let op = &ops[0];
             let leave = (op.exec)(self, mem, op);
+            // The common case: a branch (or the closing jump) retired, so every
+            // instruction of the block ran.
             if leave == Leave::Branch {
                 budget -= n;
                 continue;

@@ -442,13 +442,7 @@ pub fn copy_tree(from: &Path, to: &Path) -> std::io::Result<()> {
 
 /// Prints the report; returns the exit status for `exec`.
 pub fn print(report: &Report, engine: EngineKind) -> u8 {
-    let emu = match engine {
-        EngineKind::Interp => "interp",
-        EngineKind::Unicorn => "unicorn",
-        EngineKind::CrossCheck => "cross-check",
-        EngineKind::Jit => "jit",
-        EngineKind::JitCrossCheck => "jit-cross-check",
-    };
+    let emu = stage0_chain::engine_name(engine);
     let (n, e) = (
         report.native.as_ref().expect("ran"),
         report.emulated.as_ref().expect("ran"),

@@ -277,9 +277,9 @@ impl GuestMemory {
 
     /// The page-slot table as translated code reads it: 2^20 slots of [`SLOT_BYTES`]
     /// bytes, indexed by guest page number; at [`SLOT_DATA`] the host address of the
-    /// page's 4 KiB (0 when unmapped), at [`SLOT_CODE`] its code-granule map (a store
-    /// may go inline only where that is 0). Valid until the memory is dropped; mapping
-    /// and unmapping change slots in place.
+    /// page's 4 KiB (0 when unmapped), at [`SLOT_CODE`] its code-granule map (a store may
+    /// go inline only into granules whose bit is 0: the others must be recorded). Valid
+    /// until the memory is dropped; mapping and unmapping change slots in place.
     pub fn slot_table(&self) -> *const u8 {
         self.slots.0.as_ptr()
     }

@@ -95,20 +95,21 @@ pub fn bench(a: BenchArgs) -> u8 {
         Err(e) => (Err(e), false, None),
     };
     report("emulator", &emulated, native.as_ref().ok());
-    let (jit, jit_verified) = if vm::engine::registry::jit_available().is_ok() {
-        let (m, ok, _) = match copy_tree(&a.tree, &scratch.join("jit")) {
-            Ok(t) => run_emulator(&t, EngineKind::Jit),
-            Err(e) => (Err(e), false, None),
-        };
-        report("jit", &m, native.as_ref().ok());
-        (m, ok)
-    } else {
-        let why = vm::engine::registry::jit_available()
-            .err()
-            .map_or_else(String::new, |e| e.to_string());
-        crate::say!("jit          skipped: {why}");
-        skipped.push(format!("jit: {why}"));
-        (Err(why), true)
+    let (jit, jit_verified) = match vm::engine::registry::jit_available() {
+        Ok(()) => {
+            let (m, ok, _) = match copy_tree(&a.tree, &scratch.join("jit")) {
+                Ok(t) => run_emulator(&t, EngineKind::Jit),
+                Err(e) => (Err(e), false, None),
+            };
+            report("jit", &m, native.as_ref().ok());
+            (m, ok)
+        }
+        Err(e) => {
+            let why = e.to_string();
+            crate::say!("jit          skipped: {why}");
+            skipped.push(format!("jit: {why}"));
+            (Err(why), true)
+        }
     };
     if let (Ok(j), Ok(e)) = (&jit, &emulated) {
         crate::say!(

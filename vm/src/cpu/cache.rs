@@ -48,8 +48,8 @@ pub struct Block {
     pub ops: Box<[Op]>,
     /// Ops that run several instructions (see [`super::exec::fast`]).
     pub fused: Box<[Fusion]>,
-    /// Times the tiered loop started it (see [`super::tier`]); saturates at `u32::MAX`
-    /// once a translator has been asked.
+    /// Times the tiered loop started it (see [`super::tier`]); `u32::MAX` once it has
+    /// host code or the translator declined to compile it.
     pub heat: u32,
     /// Its host code, once translated.
     pub native: Option<NativeBlock>,
@@ -270,6 +270,16 @@ impl BlockCache {
             .map_or(&[], |b| &b.fused)
     }
 
+    /// Drops the blocks that stores recorded in `mem` since the last call overlap (a
+    /// store by the last block, or the kernel's into a code page).
+    #[inline(always)]
+    pub fn drop_written(&mut self, mem: &mut GuestMemory) {
+        if mem.has_code_writes() {
+            let writes = mem.take_code_writes();
+            self.invalidate(&writes);
+        }
+    }
+
     /// The direct-mapped table, allocated if it was not yet (host code reads it).
     pub fn fast_table(&mut self) -> *const FastEntry {
         if self.fast.is_empty() {
@@ -298,13 +308,14 @@ impl BlockCache {
             return false;
         }
         let compile = b.heat >= heat.compile;
-        if compile {
+        let made = translator.translate(mem, b.start, b.insns, compile);
+        // Asked for the last time: compiled, or declined for good.
+        if compile || made.is_some() {
             b.heat = u32::MAX;
         }
-        let Some(t) = translator.translate(mem, b.start, b.end, b.insns, compile) else {
+        let Some(t) = made else {
             return false;
         };
-        b.heat = u32::MAX;
         b.native = Some(t.code);
         b.covers = t.covers.into_boxed_slice();
         if let Some(e) = self.fast.get_mut(fast_slot(b.start)) {

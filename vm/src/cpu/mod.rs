@@ -162,18 +162,9 @@ impl Cpu {
     }
 
     /// The interpreter with a second tier: hot blocks run as host code from `translator`
-    /// (which processes may share: forks keep it).
+    /// (which processes may share: forks keep it), at the starts it asks for.
     pub fn with_tier(translator: Arc<dyn Translator>) -> Self {
-        let knob = |k: &str, d: u32| {
-            std::env::var(k)
-                .ok()
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(d)
-        };
-        let hot = Heat {
-            reuse: knob("STAGE0_JIT_REUSE", Heat::DEFAULT.reuse),
-            compile: knob("STAGE0_JIT_HOT", Heat::DEFAULT.compile),
-        };
+        let hot = translator.heat();
         Self::with_tier_at(translator, hot)
     }
 
@@ -196,10 +187,7 @@ impl Cpu {
 
     /// Instructions in the block at eip (1 when it does not decode: it faults).
     pub fn block_len_at(&mut self, mem: &mut GuestMemory) -> u64 {
-        if mem.has_code_writes() {
-            let writes = mem.take_code_writes();
-            self.cache.invalidate(&writes);
-        }
+        self.cache.drop_written(mem);
         self.cache.get(mem, self.eip).map_or(1, |b| b.insns as u64)
     }
 
@@ -286,10 +274,7 @@ impl Cpu {
         let stop = loop {
             // Stores by the previous block's last instruction, or by a syscall (read()
             // into a code page) may have hit decoded code.
-            if mem.has_code_writes() {
-                let writes = mem.take_code_writes();
-                cache.invalidate(&writes);
-            }
+            cache.drop_written(mem);
             let start = self.eip;
             let block = match cache.get(mem, start) {
                 Ok(b) => b,

@@ -50,25 +50,17 @@ impl NativeBlock {
     }
 }
 
-/// Calls host code `code` with `(ctx, cpu, slot table, budget)`: the budget left (at most
-/// [`MAX_BUDGET`]), which covers the whole block at `cpu.eip`. Returns a [`native`] code.
+/// Calls host code `code` with `(block table, cpu, slot table, budget)`: the block cache's
+/// direct-mapped table (for jumps to other blocks' code, see `cpu::cache_layout`), the
+/// `Cpu`, the memory's slot table and the budget left (at most [`MAX_BUDGET`]), which
+/// covers the whole block at `cpu.eip`. Returns a [`native`] code.
 pub type Entry = unsafe extern "C" fn(
-    ctx: *mut TierCtx,
+    table: *const FastEntry,
     cpu: *mut Cpu,
     slots: *const u8,
     budget: u64,
     code: *const u8,
 ) -> u64;
-
-/// What host code reaches besides the `Cpu` and the slot table while a block runs.
-#[repr(C)]
-pub struct TierCtx {
-    /// The block cache's direct-mapped table, for chaining.
-    fast: *const FastEntry,
-}
-
-/// Offset of the direct-mapped table's address in a [`TierCtx`].
-pub const CTX_FAST: i32 = offset_of!(TierCtx, fast) as i32;
 
 /// The most budget host code is given at once (the rest of its result holds the exit).
 pub const MAX_BUDGET: u64 = (1 << 48) - 1;
@@ -84,7 +76,7 @@ pub mod native {
     pub const SYSCALL: u64 = 1;
     /// The instruction at eip is for the interpreter (an access the code does not do
     /// inline, an instruction or condition it does not translate); nothing of it ran.
-    pub const SLOW: u64 = 3;
+    pub const SLOW: u64 = 2;
 }
 
 /// Where host code finds the `Cpu`'s state (byte offsets from the `Cpu`).
@@ -131,17 +123,20 @@ pub struct Translated {
 pub trait Translator: Send + Sync {
     /// How the block loop calls the code this translator makes.
     fn entry(&self) -> Entry;
-    /// Host code for the block of `insns` instructions at `start..end` in `mem`, or `None`
-    /// when this translator does not take it (it then runs on the interpreter). Without
+    /// Host code for the block of `insns` instructions at `start` in `mem`, or `None` when
+    /// this translator does not take it (it then runs on the interpreter). Without
     /// `compile`, only code it already has for these bytes.
     fn translate(
         &self,
         mem: &GuestMemory,
         start: u32,
-        end: u32,
         insns: u32,
         compile: bool,
     ) -> Option<Translated>;
+    /// When blocks should get its code.
+    fn heat(&self) -> Heat {
+        Heat::DEFAULT
+    }
     /// What it did so far.
     fn stats(&self) -> TierStats;
 }
@@ -189,12 +184,10 @@ impl Cpu {
     ) -> (u64, u64) {
         let budget = budget.min(MAX_BUDGET);
         let slots = mem.slot_table();
-        let mut ctx = TierCtx {
-            fast: cache.fast_table(),
-        };
+        let table = cache.fast_table();
         // SAFETY: per the contract; nothing else touches the Cpu, the memory or the
         // cache until it returns.
-        let r = unsafe { entry(&mut ctx, self, slots, budget, f.addr()) };
+        let r = unsafe { entry(table, self, slots, budget, f.addr()) };
         (r >> native::SHIFT, budget - (r & MAX_BUDGET))
     }
 }

@@ -181,7 +181,8 @@ impl Lockstep {
     /// the write log, B's from the op list) and the state.
     fn step_block(&mut self, mem: &mut GuestMemory, max: u64) -> Result<Stop, EngineError> {
         let before = self.a.state();
-        let n = self.a.block_len(mem).clamp(1, max.max(1));
+        // `run` asks for at least one instruction.
+        let n = self.a.block_len(mem).clamp(1, max);
         let stop_a = self.a.run(mem, n)?;
         let ran = self.a.insns_retired() - before.retired;
         let shadow = self.shadow.as_mut().expect("synced");

@@ -228,7 +228,6 @@ impl AnyEngine {
 
     pub fn name(&self) -> &'static str {
         match self {
-            AnyEngine::Interp(c) if c.tier().is_some() => "jit",
             AnyEngine::Interp(c) => Engine::name(c),
             AnyEngine::Boxed(e) => e.name(),
         }

@@ -71,23 +71,23 @@ impl Tx<'_> {
         let zf = self.b.ins().icmp_imm(IntCC::Equal, masked, 0);
         let s = self.b.ins().band_imm(res, sign(w));
         let sf = self.b.ins().icmp_imm(IntCC::NotEqual, s, 0);
+        // OF as `LazyFlags::of` has it: the sign bit of `(p ^ q) & (r ^ t)`.
+        let overflow = |tx: &mut Self, (p, q): (Value, Value), (r, t): (Value, Value)| {
+            let x = tx.b.ins().bxor(p, q);
+            let y = tx.b.ins().bxor(r, t);
+            let o = tx.b.ins().band(x, y);
+            let o = tx.b.ins().band_imm(o, sign(w));
+            tx.b.ins().icmp_imm(IntCC::NotEqual, o, 0)
+        };
         let (cf, of) = match family {
-            kind::SUB => {
-                let cf = self.b.ins().icmp(IntCC::UnsignedLessThan, a, b);
-                let x = self.b.ins().bxor(a, b);
-                let y = self.b.ins().bxor(a, res);
-                let o = self.b.ins().band(x, y);
-                let o = self.b.ins().band_imm(o, sign(w));
-                (cf, self.b.ins().icmp_imm(IntCC::NotEqual, o, 0))
-            }
-            kind::ADD => {
-                let cf = self.b.ins().icmp(IntCC::UnsignedLessThan, masked, a);
-                let x = self.b.ins().bxor(a, res);
-                let y = self.b.ins().bxor(b, res);
-                let o = self.b.ins().band(x, y);
-                let o = self.b.ins().band_imm(o, sign(w));
-                (cf, self.b.ins().icmp_imm(IntCC::NotEqual, o, 0))
-            }
+            kind::SUB => (
+                self.b.ins().icmp(IntCC::UnsignedLessThan, a, b),
+                overflow(self, (a, b), (a, res)),
+            ),
+            kind::ADD => (
+                self.b.ins().icmp(IntCC::UnsignedLessThan, masked, a),
+                overflow(self, (a, res), (b, res)),
+            ),
             kind::INC | kind::DEC => {
                 let cf = self.b.ins().icmp_imm(IntCC::NotEqual, b, 0);
                 let at = if family == kind::INC {

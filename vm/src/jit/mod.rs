@@ -1,13 +1,18 @@
 //! The Cranelift JIT: host code for the interpreter's hot blocks (its second tier, see
 //! [`crate::cpu::tier`]).
 //!
-//! [`Jit`] is a [`Translator`]: given a hot block it decodes the block's instructions (the
-//! same [`Insn`](crate::cpu::Insn)s the interpreter was built from), translates the common
-//! ones to Cranelift IR ([`translate`]) and the rest to calls of the interpreter's own
-//! handler, and compiles the function. Translations are kept by the block's address and
-//! bytes, so one `Jit` shared by every process of a run compiles each block of a binary
-//! once, however many processes run it (M2-Planet, M1, hex2 and blood-elf run 13+ times
-//! each in the chain).
+//! [`Jit`] is a [`Translator`]: given a hot block it finds the region it heads ([`region`]:
+//! the block and the blocks it reaches by direct branches), decodes their instructions (the
+//! same [`Insn`](crate::cpu::Insn)s the interpreter was built from), translates them to
+//! Cranelift IR ([`translate`]; what it does not translate leaves to the interpreter) and
+//! compiles the function. Translations are kept by the region's address and bytes, so one
+//! `Jit` shared by every process of a run compiles each region of a binary once, however
+//! many processes run it (M2-Planet, M1, hex2 and blood-elf run 13+ times each in the
+//! chain).
+//!
+//! Variables for measuring, read once when the JIT is made: `STAGE0_JIT_HOT` and
+//! `STAGE0_JIT_REUSE` (the starts of [`Heat`]), `STAGE0_JIT_REGION` (most blocks in a
+//! region), `STAGE0_JIT_DISASM` (print each region's host code).
 
 mod flags;
 mod insn;
@@ -25,7 +30,7 @@ use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
 use cranelift_jit::{JITBuilder, JITModule};
 use cranelift_module::{default_libcall_names, Linkage, Module};
 
-use crate::cpu::tier::{Entry, NativeBlock, TierStats, Translated, Translator};
+use crate::cpu::tier::{Entry, Heat, NativeBlock, TierStats, Translated, Translator};
 use crate::memory::GuestMemory;
 use region::GuestBlock;
 
@@ -34,16 +39,13 @@ use region::GuestBlock;
 #[error("the JIT cannot generate code for this host: {0}")]
 pub struct JitUnavailable(String);
 
-/// A translated region: its host code (owned by the module).
-struct Translation {
-    code: NativeBlock,
-}
-
 struct Inner {
     module: JITModule,
-    /// Translations by (address, bytes); `None`: declined.
-    done: HashMap<(u32, Box<[u8]>), Option<Translation>>,
+    /// Host code (owned by the module) by region address and bytes; `None`: declined.
+    done: HashMap<(u32, Box<[u8]>), Option<NativeBlock>>,
     stats: TierStats,
+    /// Print each region's host code (`STAGE0_JIT_DISASM`).
+    disasm: bool,
 }
 
 // SAFETY: JITModule holds raw pointers to the code it owns; it is only touched under the
@@ -56,9 +58,19 @@ pub struct Jit {
     /// The trampoline from the host's C convention into block code (tail convention, so
     /// blocks can jump to each other).
     entry: Entry,
+    /// When blocks get host code.
+    heat: Heat,
+    /// Most blocks in a region.
+    region_blocks: usize,
 }
 
-/// The signature of block code: `(ctx, cpu, slots, budget) -> result`, tail convention.
+/// The number in environment variable `name`, if set to one.
+fn knob<T: std::str::FromStr>(name: &str) -> Option<T> {
+    std::env::var(name).ok()?.parse().ok()
+}
+
+/// The signature of block code: `(block table, cpu, slots, budget) -> result`, tail
+/// convention (see [`Entry`]).
 pub(crate) fn block_signature(ptr: types::Type) -> Signature {
     let mut sig = Signature::new(CallConv::Tail);
     sig.params.extend([AbiParam::new(ptr); 3]);
@@ -133,8 +145,14 @@ impl Jit {
                 module,
                 done: HashMap::new(),
                 stats: TierStats::default(),
+                disasm: std::env::var_os("STAGE0_JIT_DISASM").is_some(),
             }),
             entry,
+            heat: Heat {
+                reuse: knob("STAGE0_JIT_REUSE").unwrap_or(Heat::DEFAULT.reuse),
+                compile: knob("STAGE0_JIT_HOT").unwrap_or(Heat::DEFAULT.compile),
+            },
+            region_blocks: knob("STAGE0_JIT_REGION").unwrap_or(region::MAX_BLOCKS),
         })
     }
 }
@@ -144,15 +162,18 @@ impl Translator for Jit {
         self.entry
     }
 
+    fn heat(&self) -> Heat {
+        self.heat
+    }
+
     fn translate(
         &self,
         mem: &GuestMemory,
         start: u32,
-        _end: u32,
         insns: u32,
         compile: bool,
     ) -> Option<Translated> {
-        let blocks = region::discover(mem, start, insns)?;
+        let blocks = region::discover(mem, start, insns, self.region_blocks)?;
         // Keyed by every byte the code is made from: the same address holds other code
         // in other processes.
         let mut bytes = Vec::new();
@@ -165,8 +186,7 @@ impl Translator for Jit {
         let key = (start, bytes.into_boxed_slice());
         let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         let code = match inner.done.get(&key) {
-            Some(t) => {
-                let code = t.as_ref().map(|t| t.code);
+            Some(&code) => {
                 if code.is_some() {
                     inner.stats.cache_hits += 1;
                 }
@@ -177,13 +197,12 @@ impl Translator for Jit {
                 let began = Instant::now();
                 let made = inner.compile(start, &blocks);
                 inner.stats.compile_nanos += began.elapsed().as_nanos() as u64;
-                match &made {
+                match made {
                     Some(_) => inner.stats.compiled += 1,
                     None => inner.stats.declined += 1,
                 }
-                let code = made.as_ref().map(|t| t.code);
                 inner.done.insert(key, made);
-                code
+                made
             }
         }?;
         Some(Translated { code, covers })
@@ -196,13 +215,13 @@ impl Translator for Jit {
 
 impl Inner {
     /// Compiles the region `blocks` entered at `start`.
-    fn compile(&mut self, start: u32, blocks: &[GuestBlock]) -> Option<Translation> {
+    fn compile(&mut self, start: u32, blocks: &[GuestBlock]) -> Option<NativeBlock> {
         let mut ctx = self.module.make_context();
         let ptr = self.module.target_config().pointer_type();
         let sig = block_signature(ptr);
         ctx.func.signature = sig.clone();
         translate::region(&mut self.module, &mut ctx.func, blocks)?;
-        let disasm = std::env::var_os("STAGE0_JIT_DISASM").is_some();
+        let disasm = self.disasm;
         ctx.set_disasm(disasm);
         let id = self.module.declare_anonymous_function(&sig).ok()?;
         let defined = self.module.define_function(id, &mut ctx);
@@ -224,7 +243,6 @@ impl Inner {
         }
         self.module.clear_context(&mut ctx);
         self.module.finalize_definitions().ok()?;
-        let code = NativeBlock::new(self.module.get_finalized_function(id))?;
-        Some(Translation { code })
+        NativeBlock::new(self.module.get_finalized_function(id))
     }
 }

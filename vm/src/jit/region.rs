@@ -9,10 +9,10 @@ use std::collections::HashSet;
 use crate::cpu::{describe, Insn, Kind, Operand, MAX_BLOCK_OPS};
 use crate::memory::{GuestMemory, PAGE_SIZE};
 
-/// Most blocks in a region (`STAGE0_JIT_REGION` overrides it, for measuring): on the
-/// chain, 4 beat 1 (91 s against 116-130 s) and 8 (97 s, compile time growing faster
+/// Most blocks in a region by default (`STAGE0_JIT_REGION` sets it, for measuring): on
+/// the chain, 4 beat 1 (91 s against 116-130 s) and 8 (97 s, compile time growing faster
 /// than the code gets faster; vm/PERFORMANCE.md).
-const MAX_BLOCKS: usize = 4;
+pub(super) const MAX_BLOCKS: usize = 4;
 /// Most instructions in a region.
 const MAX_INSNS: usize = 320;
 
@@ -73,19 +73,20 @@ fn successors(b: &GuestBlock) -> Vec<u32> {
 }
 
 /// The region entered at the block of `insns` instructions at `start`: that block first,
-/// then the blocks reached from it, breadth first, within the limits. `None` if the
-/// entry block does not decode.
-pub(super) fn discover(mem: &GuestMemory, start: u32, insns: u32) -> Option<Vec<GuestBlock>> {
+/// then the blocks reached from it, breadth first, up to `max_blocks` blocks and
+/// [`MAX_INSNS`] instructions. `None` if the entry block does not decode.
+pub(super) fn discover(
+    mem: &GuestMemory,
+    start: u32,
+    insns: u32,
+    max_blocks: usize,
+) -> Option<Vec<GuestBlock>> {
     let first = block_at(mem, start, Some(insns))?;
     let mut total = first.insns.len();
     let mut seen: HashSet<u32> = HashSet::from([start]);
     let mut queue: Vec<u32> = successors(&first);
     let mut blocks = vec![first];
     let mut next = 0;
-    let max_blocks: usize = std::env::var("STAGE0_JIT_REGION")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(MAX_BLOCKS);
     while next < queue.len() && blocks.len() < max_blocks {
         let at = queue[next];
         next += 1;

@@ -29,7 +29,7 @@ use cranelift_module::Module;
 
 use super::region::GuestBlock;
 use crate::cpu::cache_layout as fast_layout;
-use crate::cpu::tier::{layout, native, CTX_FAST};
+use crate::cpu::tier::{layout, native};
 use crate::cpu::{reg::ESP, Insn, Kind, MemRef, Operand};
 use crate::memory::{CODE_GRANULE, PAGE_SIZE, SLOT_BYTES, SLOT_CODE, SLOT_DATA};
 
@@ -52,7 +52,8 @@ pub(super) enum Flags {
 pub(super) struct Tx<'a> {
     pub(super) b: FunctionBuilder<'a>,
     ptr: Type,
-    ctx: Value,
+    /// The block cache's direct-mapped table (see [`crate::cpu::tier::Entry`]).
+    table: Value,
     pub(super) cpu: Value,
     slots: Value,
     /// The instruction budget left before the current guest block (on entry: covers
@@ -127,7 +128,7 @@ pub(super) fn region(
     let mut tx = Tx {
         b,
         ptr,
-        ctx: params[0],
+        table: params[0],
         cpu: params[1],
         slots: params[2],
         budget,
@@ -499,7 +500,6 @@ impl Tx<'_> {
         let p = self.b.block_params(self.chain_block).to_vec();
         let (left, to) = (p[0], p[1]);
         self.store_regs();
-        let table = self.b.ins().load(self.ptr, state(), self.ctx, CTX_FAST);
         let hash = self.b.ins().ushr_imm(to, 12);
         let hash = self.b.ins().bxor(hash, to);
         let hash = self
@@ -508,7 +508,7 @@ impl Tx<'_> {
             .band_imm(hash, (crate::cpu::FAST_SLOTS - 1) as i64);
         let hash = self.b.ins().uextend(self.ptr, hash);
         let at = self.b.ins().imul_imm(hash, fast_layout::SIZE);
-        let entry = self.b.ins().iadd(table, at);
+        let entry = self.b.ins().iadd(self.table, at);
         let start = self
             .b
             .ins()
@@ -534,7 +534,7 @@ impl Tx<'_> {
         let back = self.b.create_block();
         self.b.ins().brif(code, jump, &[], back, &[]);
         self.b.switch_to_block(jump);
-        let args = [self.ctx, self.cpu, self.slots, left];
+        let args = [self.table, self.cpu, self.slots, left];
         self.b.ins().return_call_indirect(self.sig, code, &args);
         self.b.switch_to_block(back);
         self.b.ins().store(state(), to, self.cpu, layout::EIP);
